@@ -1,0 +1,49 @@
+// The transport-neutral app: the route table wired to the services, and the one place where errors
+// become replies. Transports hand it a Request and write back the Reply.
+import type { Authenticator } from './auth/authenticator.js'
+import { clientRoutes } from './http/clients.js'
+import { HttpError, jsonReply, unavailable, type Reply, type Request } from './http/reply.js'
+import { Router } from './http/router.js'
+import { siteRoutes } from './http/site.js'
+import type { Writer } from './ingest/writer.js'
+import { isDatabaseUnavailable } from './store/db.js'
+import type { SampleStore } from './store/samples.js'
+
+export interface Services {
+  auth: Authenticator
+  writer: Writer
+  samples: SampleStore
+  now: () => number
+  logError: (message: string, error: unknown) => void
+}
+
+export interface App {
+  handle(req: Request): Promise<Reply>
+  /** The reply for an error thrown while a reply was being produced or streamed. */
+  errorReply(error: unknown, req: Pick<Request, 'method' | 'path'>): Reply
+}
+
+export function createApp(services: Services): App {
+  const router = new Router()
+  siteRoutes(router)
+  clientRoutes(router, services)
+
+  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>): Reply => {
+    if (error instanceof HttpError) return error.reply()
+    if (isDatabaseUnavailable(error)) return unavailable('database unavailable').reply()
+    services.logError(`${req.method} ${req.path} failed`, error)
+    return jsonReply(500, { error: 'internal error' })
+  }
+
+  return {
+    async handle(req) {
+      try {
+        const { handler, params } = router.match(req.method, req.path)
+        return await handler(req, params)
+      } catch (e) {
+        return errorReply(e, req)
+      }
+    },
+    errorReply,
+  }
+}

@@ -1,0 +1,106 @@
+// Who a request acts as (contract, "Authentication of /client/{S}"), and registration or login.
+// Verified client_ids are cached so that ingest runs scrypt once per client, not once per sample.
+import { unauthorized, unsupportableUsername } from '../http/reply.js'
+import type { ClientStore } from '../store/clients.js'
+import { isSupportedUsername, makeClientId, parseClientId, tokenOfHeader } from './client-id.js'
+import { hashPassword, verifyPassword } from './password.js'
+import { LoginThrottle } from './throttle.js'
+
+interface Verified {
+  id: number
+  username: string
+}
+
+export interface AuthOptions {
+  cacheSize: number
+  maxFailures: number
+  lockSeconds: number
+}
+
+export class Authenticator {
+  /** client_id -> client; Map order is recency, the oldest entry goes first. */
+  readonly #cache = new Map<string, Verified>()
+  /** client_id -> its verification under way, so a burst of one client's requests runs scrypt once. */
+  readonly #pending = new Map<string, Promise<Verified>>()
+  readonly #throttle: LoginThrottle
+
+  constructor(
+    private readonly clients: ClientStore,
+    private readonly options: AuthOptions,
+  ) {
+    this.#throttle = new LoginThrottle(options.maxFailures, options.lockSeconds * 1000)
+  }
+
+  /**
+   * The client id for `/client/{segment}` with this Authorization header, from this remote address;
+   * throws 401, or 429 while that address is locked out of that username.
+   */
+  async authenticate(segment: string, header: string | undefined, remote: string): Promise<number> {
+    const token = header === undefined || header.trim() === '' ? segment : tokenOfHeader(header)
+    // With a header, the segment is either that same client_id or the username it names.
+    const wantUsername = token === segment ? undefined : segment
+    const cached = this.#cache.get(token)
+    if (cached) {
+      if (wantUsername !== undefined && cached.username !== wantUsername) throw unauthorized()
+      // A locked-out address must not learn that a guess was right just because it is cached.
+      this.#throttle.check(cached.username, remote)
+      this.#cache.delete(token)
+      this.#cache.set(token, cached)
+      return cached.id
+    }
+    const credentials = parseClientId(token)
+    if (!credentials || (wantUsername !== undefined && credentials.username !== wantUsername)) throw unauthorized()
+    return (await this.#check(token, credentials.username, credentials.password, remote)).id
+  }
+
+  /** Registers a new username or logs into a known one: `registered` tells which. */
+  async login(username: string, password: string, remote: string): Promise<{ registered: boolean }> {
+    if (!isSupportedUsername(username)) throw unsupportableUsername()
+    const token = makeClientId(username, password)
+    if (!this.#cache.has(token) && !(await this.clients.find(username))) {
+      const id = await this.clients.insert(username, await hashPassword(password))
+      if (id !== undefined) {
+        this.#remember(token, { id, username })
+        return { registered: true }
+      }
+      // Another request registered this username meanwhile: this one is a login to it.
+    }
+    await this.#check(token, username, password, remote)
+    return { registered: false }
+  }
+
+  async #check(token: string, username: string, password: string, remote: string): Promise<Verified> {
+    const known = this.#cache.get(token) ?? this.#pending.get(token)
+    if (known) {
+      // The same client_id verified or being verified: no second scrypt run, and no second attempt counted.
+      this.#throttle.check(username, remote)
+      return known
+    }
+    this.#throttle.begin(username, remote)
+    const pending = this.#verify(username, password)
+    this.#pending.set(token, pending)
+    try {
+      const verified = await pending
+      this.#throttle.end(username, remote, true)
+      this.#remember(token, verified)
+      return verified
+    } catch (e) {
+      this.#throttle.end(username, remote, false)
+      throw e
+    } finally {
+      this.#pending.delete(token)
+    }
+  }
+
+  async #verify(username: string, password: string): Promise<Verified> {
+    const client = await this.clients.find(username)
+    if (!client || !(await verifyPassword(password, client.passwordHash))) throw unauthorized()
+    return { id: client.id, username }
+  }
+
+  #remember(token: string, verified: Verified): void {
+    if (this.options.cacheSize === 0) return
+    this.#cache.set(token, verified)
+    if (this.#cache.size > this.options.cacheSize) this.#cache.delete(this.#cache.keys().next().value!)
+  }
+}

@@ -1,0 +1,40 @@
+// client_id is base64("username:password") (contract, "Register or log in"): a credential, like a Basic token.
+
+// Safe in a URL path and in base64 "user:pass": a letter first, then letters, digits, '_', '.', '-'.
+const usernamePattern = /^\p{L}[\p{L}\p{N}_.-]{0,63}$/u
+
+export const isSupportedUsername = (username: string): boolean =>
+  usernamePattern.test(username) && username.normalize('NFC') === username
+
+export const makeClientId = (username: string, password: string): string =>
+  Buffer.from(`${username}:${password}`, 'utf8').toString('base64')
+
+const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export interface Credentials {
+  username: string
+  password: string
+}
+
+/** undefined unless the token is canonical base64 of UTF-8 "username:password". */
+export function parseClientId(token: string): Credentials | undefined {
+  if (token.length === 0 || token.length > 4096 || !base64.test(token)) return undefined
+  const bytes = Buffer.from(token, 'base64')
+  if (bytes.toString('base64') !== token) return undefined
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return undefined
+  }
+  const colon = text.indexOf(':')
+  if (colon < 1) return undefined
+  return { username: text.slice(0, colon), password: text.slice(colon + 1) }
+}
+
+/** The token of an Authorization header: the bare client_id, or "Basic <client_id>". */
+export const tokenOfHeader = (header: string): string => {
+  const value = header.trim()
+  return /^basic\s/i.test(value) ? value.slice(6).trim() : value
+}

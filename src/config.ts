@@ -1,0 +1,120 @@
+// One table of settings: each row is an environment variable and a flag (the flag wins), validated with valibot.
+import { parseArgs } from 'node:util'
+import * as v from 'valibot'
+
+const integer = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, `expected a whole number from ${min} to ${max}`),
+    v.transform(Number),
+    v.minValue(min, `expected a whole number from ${min} to ${max}`),
+    v.maxValue(max, `expected a whole number from ${min} to ${max}`),
+  )
+const boolean = v.pipe(
+  v.string(),
+  v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'expected true or false'),
+  v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
+)
+const text = v.pipe(v.string(), v.minLength(1, 'expected a non-empty value'))
+const postgresUrl = v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/./, 'expected a postgres:// or postgresql:// URL'))
+
+interface Row<S extends v.GenericSchema<string, unknown>, D extends string | undefined = string | undefined> {
+  env: string
+  flag: string
+  schema: S
+  /** undefined: the setting is optional and absent unless given. */
+  default: D
+  help: string
+}
+const row = <S extends v.GenericSchema<string, unknown>, D extends string | undefined>(r: Row<S, D>) => r
+
+const settings = {
+  port: row({ env: 'PORT', flag: 'port', schema: integer(0, 65535), default: '5000', help: 'HTTP and WebSocket port (0: any free port)' }),
+  host: row({ env: 'HOST', flag: 'host', schema: text, default: '0.0.0.0', help: 'address to listen on' }),
+  databaseUrl: row({
+    env: 'DATABASE_URL',
+    flag: 'database-url',
+    schema: postgresUrl,
+    default: undefined,
+    help: 'PostgreSQL 12+ to use; without it an embedded PostgreSQL runs in DATA_DIR',
+  }),
+  dataDir: row({ env: 'DATA_DIR', flag: 'data-dir', schema: text, default: './data', help: 'where the embedded PostgreSQL keeps its files' }),
+  dbPoolSize: row({ env: 'DB_POOL_SIZE', flag: 'db-pool-size', schema: integer(1, 100), default: '10', help: 'PostgreSQL connections' }),
+  maxBodyBytes: row({
+    env: 'MAX_BODY_BYTES',
+    flag: 'max-body-bytes',
+    schema: integer(1024, 64 * 1024 * 1024),
+    default: '65536',
+    help: 'largest request body accepted; larger ones get 413',
+  }),
+  authCacheSize: row({
+    env: 'AUTH_CACHE_SIZE',
+    flag: 'auth-cache-size',
+    schema: integer(0, 10_000_000),
+    default: '10000',
+    help: 'verified client_ids kept in memory so ingest does not rerun scrypt',
+  }),
+  loginMaxFailures: row({
+    env: 'LOGIN_MAX_FAILURES',
+    flag: 'login-max-failures',
+    schema: integer(1, 1000),
+    default: '5',
+    help: 'failed logins of one username before it is refused with 429',
+  }),
+  loginLockSeconds: row({
+    env: 'LOGIN_LOCK_SECONDS',
+    flag: 'login-lock-seconds',
+    schema: integer(1, 86400),
+    default: '60',
+    help: 'how long a username stays refused after too many failed logins',
+  }),
+  allowUwsFallback: row({
+    env: 'ALLOW_UWS_FALLBACK',
+    flag: 'allow-uws-fallback',
+    schema: boolean,
+    default: 'false',
+    help: "start even if uWebSockets.js's native binary did not load (slow JS server)",
+  }),
+}
+
+type Settings = typeof settings
+export type Config = {
+  [K in keyof Settings]: Settings[K] extends Row<infer S, infer D> ? v.InferOutput<S> | (D extends string ? never : undefined) : never
+}
+
+export class ConfigError extends Error {}
+
+export function helpText(): string {
+  const lines = Object.values(settings).map((r: Row<v.GenericSchema<string, unknown>>) => {
+    const def = r.default === undefined ? '' : ` (default: ${r.default})`
+    return `  --${r.flag.padEnd(20)} ${r.env.padEnd(20)} ${r.help}${def}`
+  })
+  return ['Usage: system-monitor [options]', '', 'Every option can also be set by its environment variable; the flag wins.', '', ...lines, '  --help                                    show this text'].join('\n')
+}
+
+/** Reads flags, then environment, then defaults; throws ConfigError naming the bad setting. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
+  const options = Object.fromEntries([
+    ...Object.values(settings).map((r) => [r.flag, { type: 'string' as const }]),
+    ['help', { type: 'boolean' as const }],
+  ])
+  let flags: Record<string, unknown>
+  try {
+    flags = parseArgs({ args: argv, options, allowPositionals: false }).values
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message}\nRun with --help to list the options.`)
+  }
+  if (flags.help) return 'help'
+  const out: Record<string, unknown> = {}
+  for (const [key, r] of Object.entries(settings) as [keyof Settings, Row<v.GenericSchema<string, unknown>>][]) {
+    const flag = flags[r.flag]
+    const raw = typeof flag === 'string' ? flag : env[r.env] !== undefined && env[r.env] !== '' ? env[r.env] : r.default
+    if (raw === undefined) continue
+    const result = v.safeParse(r.schema, raw.trim())
+    if (!result.success) {
+      throw new ConfigError(`Invalid ${r.env} (--${r.flag}) ${JSON.stringify(raw)}: ${result.issues[0].message}`)
+    }
+    out[key] = result.output
+  }
+  return out as Config
+}

@@ -1,0 +1,74 @@
+// One route table: method + path matching, path aliases, and the 404/405 decisions.
+import { badRequest, methodNotAllowed, notFound, type Reply, type Request } from './reply.js'
+
+/** params are the decoded values of the pattern's ':name' segments, in order. */
+export type Handler = (req: Request, params: string[]) => Reply | Promise<Reply>
+export type Methods = Partial<Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', Handler>>
+
+interface Route {
+  segments: (string | null)[]
+  methods: Methods
+  allow: string[]
+}
+
+export interface Match {
+  handler: Handler
+  params: string[]
+}
+
+export class Router {
+  readonly #static = new Map<string, Route>()
+  readonly #dynamic: Route[] = []
+
+  /** Each pattern in `patterns` names the same route ('/api/x' and '/x'); ':name' matches one segment. */
+  add(patterns: string | string[], methods: Methods): this {
+    for (const pattern of typeof patterns === 'string' ? [patterns] : patterns) {
+      const segments = pattern.split('/').map((s) => (s.startsWith(':') ? null : s))
+      const route = { segments, methods, allow: Object.keys(methods) }
+      if (segments.includes(null)) this.#dynamic.push(route)
+      else this.#static.set(pattern, route)
+    }
+    return this
+  }
+
+  /** Throws the 404, 405 or 400 (undecodable segment) that the request deserves. */
+  match(method: string, rawPath: string): Match {
+    // '/client/' is '/client' (the original redirected the slash forms), but '/' stays '/'.
+    const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath
+    const found = this.#static.get(path)
+    if (found) return pick(found, method, [])
+    const parts = path.split('/')
+    for (const route of this.#dynamic) {
+      const params = matchSegments(route.segments, parts)
+      if (params) return pick(route, method, params)
+    }
+    throw notFound()
+  }
+}
+
+function matchSegments(segments: (string | null)[], parts: string[]): string[] | undefined {
+  if (segments.length !== parts.length) return undefined
+  const params: string[] = []
+  for (let i = 0; i < parts.length; i++) {
+    const want = segments[i]
+    if (want === null) {
+      if (parts[i] === '') return undefined
+      params.push(parts[i])
+    } else if (want !== parts[i]) return undefined
+  }
+  return params
+}
+
+function pick(route: Route, method: string, rawParams: string[]): Match {
+  const handler = route.methods[method as keyof Methods]
+  if (!handler) throw methodNotAllowed(route.allow)
+  return { handler, params: rawParams.map(decodeSegment) }
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    throw badRequest('path is not valid percent-encoded UTF-8')
+  }
+}

@@ -1,0 +1,79 @@
+// Start-up: configuration, database, app, transport; and the shutdown order on SIGINT/SIGTERM.
+import { createApp } from './app.js'
+import { Authenticator } from './auth/authenticator.js'
+import { ConfigError, helpText, loadConfig, type Config } from './config.js'
+import { directWriter } from './ingest/writer.js'
+import { clientStore } from './store/clients.js'
+import { openDatabase } from './store/db.js'
+import { sampleStore } from './store/samples.js'
+import { nativeLoaded, serve } from './transport/uws.js'
+
+const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
+const logError = (message: string, error: unknown) =>
+  console.error(`${new Date().toISOString()} ${message}:`, error instanceof Error ? (error.stack ?? error.message) : error)
+
+function fail(message: string, code = 1): never {
+  console.error(`system-monitor: ${message}`)
+  process.exit(code)
+}
+
+async function main(config: Config): Promise<void> {
+  if (!nativeLoaded) {
+    if (!config.allowUwsFallback) {
+      fail(
+        "uWebSockets.js's native binary did not load (see the warning above), and its JS fallback is many times slower. " +
+          `This build supports Node.js 16, 18 and 20 on ${process.platform}-${process.arch}; this is Node.js ${process.versions.node}. ` +
+          'Set ALLOW_UWS_FALLBACK=true to run on the fallback anyway.',
+      )
+    }
+    log('WARNING: running on the slow JS fallback of uWebSockets.js (ALLOW_UWS_FALLBACK)')
+  }
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }, log)
+  const samples = sampleStore(db.sql)
+  const app = createApp({
+    auth: new Authenticator(clientStore(db.sql), {
+      cacheSize: config.authCacheSize,
+      maxFailures: config.loginMaxFailures,
+      lockSeconds: config.loginLockSeconds,
+    }),
+    writer: directWriter(samples),
+    samples,
+    now: () => Math.floor(Date.now() / 1000),
+    logError,
+  })
+  let server
+  try {
+    server = await serve(app, { host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, stallMs: 30_000 })
+  } catch (e) {
+    await db.close()
+    throw e
+  }
+  log(`database: ${db.description}`)
+  log(`listening on http://${config.host}:${server.port}`)
+
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log(`${signal}: shutting down`)
+    server.close()
+    await db.close().catch((e) => logError('closing the database', e))
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+let config: Config
+try {
+  const loaded = loadConfig(process.argv.slice(2), process.env)
+  if (loaded === 'help') {
+    console.log(helpText())
+    process.exit(0)
+  }
+  config = loaded
+} catch (e) {
+  if (e instanceof ConfigError) fail(e.message, 2)
+  throw e
+}
+main(config).catch((e) => fail(e instanceof Error ? e.message : String(e)))

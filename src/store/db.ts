@@ -1,0 +1,87 @@
+// DATABASE_URL or the embedded PostgreSQL -> one postgres.js pool, checked (PostgreSQL 12+) and migrated.
+import postgres, { type Sql } from 'postgres'
+import { startEmbedded } from './embedded.js'
+import { migrate } from './migrations.js'
+
+export interface Database {
+  sql: Sql
+  /** Where the data lives, password redacted, for the start-up log. */
+  description: string
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string
+  dataDir: string
+  poolSize: number
+}
+
+export class DatabaseError extends Error {}
+
+export function redact(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparsable URL)'
+  }
+}
+
+// How long to wait for a database that is still starting (docker compose starts both at once).
+const connectTimeoutMs = 30_000
+
+export async function openDatabase(options: DatabaseOptions, log: (line: string) => void): Promise<Database> {
+  const embedded = options.databaseUrl ? undefined : await startEmbedded(options.dataDir, log)
+  const url = options.databaseUrl ?? embedded!.url
+  const description = embedded ? `embedded PostgreSQL in ${options.dataDir} (${redact(url)})` : redact(url)
+  const sql = postgres(url, {
+    max: options.poolSize,
+    onnotice: () => undefined,
+    connection: { application_name: 'system-monitor' },
+    // Sample times are bigints that stay far inside a double's exact range (year 9999 at most).
+    types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
+  })
+  const close = async () => {
+    await sql.end({ timeout: 5 })
+    await embedded?.stop()
+  }
+  try {
+    const version = await waitForServer(sql, description, log)
+    if (version < 120000) throw new DatabaseError(`PostgreSQL 12 or newer is needed; ${description} runs ${version}`)
+    const applied = await migrate(sql)
+    if (applied.length > 0) log(`applied migrations ${applied.join(', ')}`)
+  } catch (e) {
+    await close().catch(() => undefined)
+    throw e
+  }
+  return { sql, description, close }
+}
+
+async function waitForServer(sql: Sql, description: string, log: (line: string) => void): Promise<number> {
+  const deadline = Date.now() + connectTimeoutMs
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const [row] = await sql<{ server_version_num: string }[]>`show server_version_num`
+      return Number(row.server_version_num)
+    } catch (e) {
+      const error = e as Error & { code?: string }
+      // Wrong credentials or database name will not fix themselves: only retry what a starting server causes.
+      const transient = ['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', '57P03', 'ENOTFOUND', 'EAI_AGAIN'].includes(error.code ?? '')
+      if (!transient || Date.now() > deadline) throw new DatabaseError(`cannot use ${description}: ${error.message}`)
+      if (attempt === 0) log(`waiting for ${description}: ${error.message}`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+}
+
+/** Errors that mean the database cannot be reached now, as opposed to a bug in a query. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return (
+    typeof code === 'string' &&
+    (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'].includes(code) ||
+      code.startsWith('08') || // connection exceptions
+      code.startsWith('57P')) // operator intervention: shutting down, cannot connect now
+  )
+}

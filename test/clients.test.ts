@@ -1,0 +1,461 @@
+// The contract's "Clients" section, row by row, over real HTTP against the real server and PostgreSQL.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { basic, client, uniqueName } from './http.js'
+import { startServer, type RunningServer } from './server.js'
+
+let server: RunningServer
+let http: ReturnType<typeof client>
+
+before(async () => {
+  server = await startServer()
+  http = client(server.url)
+})
+after(async () => {
+  assert.equal(await server.stop(), 0, server.output())
+})
+
+async function register(username = uniqueName(), password = 'secret') {
+  const res = await http.post('/client', JSON.stringify({ username, pass: password }), { 'content-type': 'application/json' })
+  assert.equal(res.status, 200, res.text)
+  return { username, password, clientId: basic(username, password) }
+}
+
+const report = async (path: string, headers: Record<string, string> = {}) => {
+  const res = await http.get(path, headers)
+  assert.equal(res.status, 200, res.text)
+  return (res.json() as { payload: unknown[] }).payload
+}
+
+describe('POST /client: register or log in', () => {
+  test('a new username registers and gets base64(username:password)', async () => {
+    const username = uniqueName('wood')
+    const res = await http.post('/client', JSON.stringify({ username, pass: '123' }), { 'content-type': 'application/json' })
+    assert.equal(res.status, 200)
+    assert.match(String(res.headers['content-type']), /^application\/json/)
+    assert.deepEqual(res.json(), { registration: username, client_id: basic(username, '123') })
+  })
+
+  test('the README form {"username", "password"} works the same, also on /client/', async () => {
+    const username = uniqueName()
+    const res = await http.post('/client/', JSON.stringify({ username, password: '123' }))
+    assert.deepEqual([res.status, res.json()], [200, { registration: username, client_id: basic(username, '123') }])
+  })
+
+  test('a known username with the right password logs in', async () => {
+    const { username, password } = await register()
+    const res = await http.post('/client', JSON.stringify({ username, pass: password }))
+    assert.deepEqual([res.status, res.json()], [200, { client_id: basic(username, password) }])
+  })
+
+  test('a known username with a wrong password is refused', async () => {
+    const { username } = await register()
+    const res = await http.post('/client', JSON.stringify({ username, pass: 'wrong' }))
+    assert.deepEqual([res.status, res.json()], [401, { error: 'authorization error' }])
+  })
+
+  for (const username of ['', '1abc', '_x', '-', ' wood', '../x', 'a/b', 'a:b', 'a%2Fb', 'wood\u0000', 'x'.repeat(10_000), 'e\u0301t\u00e9']) {
+    test(`unsupportable username ${JSON.stringify(username.slice(0, 20))}${username.length > 20 ? '…' : ''}`, async () => {
+      const res = await http.post('/client', JSON.stringify({ username, pass: 'p' }))
+      assert.deepEqual([res.status, res.json()], [401, { error: 'unsupportable username' }])
+    })
+  }
+
+  test('unicode letters make a username, usable in a percent-encoded path', async () => {
+    const { username, clientId } = await register(`Ωmega${uniqueName('')}`)
+    const res = await http.post(`/client/${encodeURIComponent(username)}`, 'cpu_load=1.5&time=100', { authorization: clientId })
+    assert.deepEqual([res.status, res.json()], [202, { cpu_load: 1.5, time: 100 }])
+  })
+
+  for (const [name, body] of [
+    ['empty body', ''],
+    ['not JSON', '{"username": '],
+    ['a JSON array', '[1, 2]'],
+    ['a JSON string', '"wood"'],
+    ['no pass', '{"username": "wood"}'],
+    ['no username', '{"pass": "123"}'],
+    ['a number for username', '{"username": 5, "pass": "123"}'],
+    ['a number for pass', '{"username": "wood", "pass": 123}'],
+    ['null pass', '{"username": "wood", "pass": null}'],
+  ]) {
+    test(`400 for ${name}`, async () => {
+      const res = await http.post('/client', body, { 'content-type': 'application/json' })
+      assert.equal(res.status, 400, res.text)
+      const error = (res.json() as { error: unknown }).error
+      assert.equal(typeof error, 'string')
+    })
+  }
+
+  test('other methods get 405', async () => {
+    for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
+      const res = await http.send('/client', { method })
+      assert.equal(res.status, 405, method)
+    }
+  })
+
+  test('concurrent registrations of one new username: exactly one registers', async () => {
+    const username = uniqueName('race')
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => http.post('/client', JSON.stringify({ username, pass: 'same' }))),
+    )
+    assert.deepEqual(
+      results.map((r) => r.status),
+      results.map(() => 200),
+    )
+    const registered = results.filter((r) => 'registration' in (r.json() as object))
+    assert.equal(registered.length, 1)
+    for (const r of results) assert.equal((r.json() as { client_id: string }).client_id, basic(username, 'same'))
+  })
+
+  test('concurrent registrations with different passwords: one wins, the others are refused', async () => {
+    const username = uniqueName('race')
+    const results = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((pass) => http.post('/client', JSON.stringify({ username, pass }))),
+    )
+    const winners = results.filter((r) => r.status === 200)
+    assert.equal(winners.length, 1)
+    assert.equal(Object.keys(winners[0].json() as object).includes('registration'), true)
+    for (const r of results) if (r.status !== 200) assert.deepEqual([r.status, r.json()], [401, { error: 'authorization error' }])
+  })
+})
+
+describe('authentication of /client/{S}', () => {
+  const sample = 'cpu_load=10&time=1000'
+
+  test('S is the username and Authorization the client_id, bare or as Basic', async () => {
+    const { username, clientId } = await register()
+    assert.equal((await http.post(`/client/${username}`, sample, { authorization: clientId })).status, 202)
+    assert.equal((await http.post(`/client/${username}`, sample, { authorization: `Basic ${clientId}` })).status, 202)
+    assert.equal((await http.post(`/client/${username}`, sample, { authorization: `basic  ${clientId} ` })).status, 202)
+  })
+
+  test('S is the client_id, with no header or with that same client_id', async () => {
+    const { clientId } = await register()
+    assert.equal((await http.post(`/client/${clientId}`, sample)).status, 202)
+    assert.equal((await http.post(`/client/${clientId}`, sample, { authorization: clientId })).status, 202)
+    assert.equal((await http.post(`/client/${encodeURIComponent(clientId)}`, sample)).status, 202)
+  })
+
+  test('a client_id holding "/" and "+" works percent-encoded', async () => {
+    const username = uniqueName()
+    let password = ''
+    for (let i = 0; !(basic(username, password).includes('/') && basic(username, password).includes('+')); i++) password = `?>${i}~?>`
+    const { clientId } = await register(username, password)
+    const res = await http.post(`/client/${encodeURIComponent(clientId)}`, sample)
+    assert.equal(res.status, 202, res.text)
+    assert.deepEqual(await report(`/client/${encodeURIComponent(clientId)}/time/report`), [{ cpu: 10.0, mem: null, storage: null, unix_time: 1000 }])
+  })
+
+  test('everything else is 401 and reads or writes nothing', async () => {
+    const a = await register()
+    const b = await register()
+    // Each wrong password goes to a client of its own, so the login throttle (tested below) stays out of it.
+    const c = await register()
+    const d = await register()
+    await http.post(`/client/${a.username}`, sample, { authorization: a.clientId })
+    const attempts: [string, Record<string, string>][] = [
+      [`/client/${a.username}`, {}], // username without credentials
+      [`/client/${a.username}`, { authorization: b.clientId }], // another client's header
+      [`/client/${a.clientId}`, { authorization: b.clientId }],
+      [`/client/${b.username}`, { authorization: a.clientId }],
+      [`/client/${c.username}`, { authorization: basic(c.username, 'wrong') }],
+      [`/client/${basic(d.username, 'wrong')}`, {}],
+      [`/client/${basic(uniqueName('nobody'), 'x')}`, {}],
+      [`/client/${a.username}`, { authorization: 'not base64!' }],
+      [`/client/${a.username}`, { authorization: Buffer.from(a.username).toString('base64') }], // no colon
+      [`/client/..%2F${a.username}`, { authorization: a.clientId }],
+    ]
+    for (const [path, headers] of attempts) {
+      for (const res of [
+        await http.post(path, 'cpu_load=99&time=1001', headers),
+        await http.get(`${path}/time`, headers),
+        await http.get(`${path}/time/report`, headers),
+      ]) {
+        assert.deepEqual([res.status, res.json()], [401, { error: 'authorization error' }], `${path} ${JSON.stringify(headers)}`)
+      }
+    }
+    assert.deepEqual(await report(`/client/${a.clientId}/time/report`), [{ cpu: 10.0, mem: null, storage: null, unix_time: 1000 }])
+    assert.equal((await http.get(`/client/${b.clientId}/time`)).status, 406)
+  })
+
+  test('repeated failed logins lock that address out of that username with 429, and only that address', async () => {
+    const { username, password, clientId } = await register()
+    assert.equal((await http.post(`/client/${username}`, sample, { authorization: clientId })).status, 202)
+    // The attacker comes from another loopback address than the client.
+    const attacker = client(server.url, '127.0.0.2')
+    const statuses: number[] = []
+    for (let i = 0; i < 7; i++) statuses.push((await attacker.post('/client', JSON.stringify({ username, pass: `wrong${i}` }))).status)
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429])
+    const locked = await attacker.post('/client', JSON.stringify({ username, pass: password }))
+    assert.equal(locked.status, 429)
+    assert.match(String(locked.headers['retry-after']), /^\d+$/)
+    // Even a right (and cached) client_id tells the locked-out address nothing.
+    assert.equal((await attacker.post(`/client/${username}`, sample, { authorization: clientId })).status, 429)
+    assert.equal((await http.post(`/client/${username}`, sample, { authorization: clientId })).status, 202)
+    assert.equal((await http.post('/client', JSON.stringify({ username, pass: password }))).status, 200)
+  })
+})
+
+describe('POST /client/{S}: send a sample', () => {
+  test("the GUI client's form body, with the client_id in Authorization", async () => {
+    const { username, clientId } = await register()
+    const res = await http.post(`/client/${username}`, 'time=1646650624&cpu_load=25.9&mem=6172&storage=95888', { authorization: clientId })
+    assert.equal(res.status, 202)
+    assert.equal(res.text, '{"cpu_load": 25.9, "mem": 6172, "storage": 95888, "time": 1646650624}')
+  })
+
+  test('a JSON body with its content type, and with curl -d form content type', async () => {
+    const { clientId } = await register()
+    const body = '{"cpu_load": 25.9, "mem": 6172, "storage": 95888, "time": 1646650624}'
+    for (const type of ['application/json', 'application/x-www-form-urlencoded', 'text/plain']) {
+      const res = await http.post(`/client/${clientId}`, body, { authorization: clientId, 'content-type': type })
+      assert.deepEqual([res.status, res.text], [202, body], type)
+    }
+  })
+
+  test('cpu_load is echoed as a float, other values as they were sent', async () => {
+    const { clientId } = await register()
+    const json = await http.post(`/client/${clientId}`, '{"cpu_load": 26, "mem": 6172.0, "storage": 1e3, "time": 10}')
+    assert.equal(json.text, '{"cpu_load": 26.0, "mem": 6172.0, "storage": 1000.0, "time": 10}')
+    const form = await http.post(`/client/${clientId}`, 'cpu_load=0&mem=12.50&storage=7&time=11')
+    assert.equal(form.text, '{"cpu_load": 0.0, "mem": 12.5, "storage": 7, "time": 11}')
+  })
+
+  test('a sample without time gets the server clock', async () => {
+    const { clientId } = await register()
+    const before = Math.floor(Date.now() / 1000)
+    const res = await http.post(`/client/${clientId}`, '{"mem": 5}')
+    const after = Math.floor(Date.now() / 1000)
+    assert.equal(res.status, 202)
+    const { time } = res.json() as { time: number }
+    assert.ok(time >= before && time <= after, `${time} not in [${before}, ${after}]`)
+    assert.deepEqual(await report(`/client/${clientId}/time/report`), [{ cpu: null, mem: 5.0, storage: null, unix_time: time }])
+  })
+
+  test('a re-sent second merges: fields it carries replace, fields it lacks stay', async () => {
+    const { clientId } = await register()
+    await http.post(`/client/${clientId}`, 'cpu_load=10&mem=5&time=500')
+    await http.post(`/client/${clientId}`, 'mem=7&time=500')
+    await http.post(`/client/${clientId}`, '{"storage": 3, "cpu_load": null, "time": 500}')
+    assert.deepEqual(await report(`/client/${clientId}/time/report`), [{ cpu: 10.0, mem: 7.0, storage: 3.0, unix_time: 500 }])
+  })
+
+  describe('bad input gets 4xx and stores nothing', () => {
+    let victim: Awaited<ReturnType<typeof register>>
+    before(async () => {
+      victim = await register()
+    })
+    after(async () => {
+      const res = await http.get(`/client/${victim.clientId}/time`)
+      assert.deepEqual([res.status, res.json()], [406, { error: 'log is empty' }])
+    })
+
+    const cases: [string, string, string | undefined, number, string][] = [
+      ['empty body', '', undefined, 400, 'incorrect data size'],
+      ['blank body', '  \n', undefined, 400, 'incorrect data size'],
+      ['empty object', '{}', 'application/json', 400, 'incorrect data size'],
+      ['no known field', '{"foo": 1}', 'application/json', 400, 'incorrect data size'],
+      ['no known form field', 'foo=1&bar=2', undefined, 400, 'incorrect data size'],
+      ['only time', 'time=5', undefined, 400, 'incorrect data size'],
+      ['JSON string', '"cpu_load"', 'application/json', 400, 'incorrect data size'],
+      ['JSON number', '42', 'application/json', 400, 'incorrect data size'],
+      ['cpu_load over 100', '{"cpu_load": 100.5}', 'application/json', 400, 'value error'],
+      ['negative cpu_load', 'cpu_load=-1', undefined, 400, 'value error'],
+      ['negative mem', '{"mem": -5}', 'application/json', 400, 'value error'],
+      ['negative storage', 'storage=-0.1', undefined, 400, 'value error'],
+      ['cpu_load as a string', '{"cpu_load": "25"}', 'application/json', 400, 'value error'],
+      ['cpu_load as a boolean', '{"cpu_load": true}', 'application/json', 400, 'value error'],
+      ['mem as an object', '{"mem": {"a": 1}}', 'application/json', 400, 'value error'],
+      ['mem as an array', '{"mem": [1]}', 'application/json', 400, 'value error'],
+      ['form NaN', 'cpu_load=NaN', undefined, 400, 'value error'],
+      ['form nan', 'mem=nan', undefined, 400, 'value error'],
+      ['form Infinity', 'mem=Infinity', undefined, 400, 'value error'],
+      ['form inf', 'storage=inf', undefined, 400, 'value error'],
+      ['form 1e309', 'mem=1e309', undefined, 400, 'value error'],
+      ['JSON 1e309', '{"mem": 1e309}', 'application/json', 400, 'value error'],
+      ['JSON -1e309', '{"storage": -1e309}', 'application/json', 400, 'value error'],
+      ['form empty value', 'cpu_load=', undefined, 400, 'value error'],
+      ['form word', 'cpu_load=high', undefined, 400, 'value error'],
+      ['fractional time', '{"mem": 1, "time": 1.5}', 'application/json', 400, 'value error'],
+      ['negative time', 'mem=1&time=-1', undefined, 400, 'value error'],
+      ['time as a word', 'mem=1&time=now', undefined, 400, 'value error'],
+      ['time past year 9999', 'mem=1&time=253402300800', undefined, 400, 'value error'],
+      ['huge integer time', '{"mem": 1, "time": 123456789012345678901234567890}', 'application/json', 400, 'value error'],
+      ['one bad field among good ones', 'cpu_load=5&mem=-1&time=10', undefined, 400, 'value error'],
+      ['JSON NaN literal', '{"cpu_load": NaN}', 'application/json', 400, 'invalid JSON'],
+      ['JSON Infinity literal', '{"mem": Infinity}', 'application/json', 400, 'invalid JSON'],
+      ['truncated JSON', '{"cpu_load": ', 'application/json', 400, 'invalid JSON'],
+      ['trailing garbage', '{"cpu_load": 1} x', 'application/json', 400, 'invalid JSON'],
+      ['duplicate keys', '{"mem": 1, "mem": 2}', 'application/json', 400, 'invalid JSON'],
+      ['deep nesting', '['.repeat(30_000), 'application/json', 400, 'invalid JSON'],
+      ['JSON with the form type', '{"cpu_load": 25.9,', undefined, 400, 'invalid JSON'],
+    ]
+    for (const [name, body, type, status, error] of cases) {
+      test(`${name} -> ${status} ${error}`, async () => {
+        const headers: Record<string, string> = { authorization: victim.clientId }
+        if (type) headers['content-type'] = type
+        const res = await http.post(`/client/${victim.username}`, body, headers)
+        assert.equal(res.status, status, res.text)
+        assert.equal((res.json() as { error: string }).error, error)
+      })
+    }
+
+    test('a value error names the field', async () => {
+      const res = await http.post(`/client/${victim.clientId}`, '{"cpu_load": 5, "storage": -3}')
+      const body = res.json() as Record<string, unknown>
+      assert.equal(body.error, 'value error')
+      assert.equal(body.field, 'storage')
+    })
+
+    test('a body that is not UTF-8 is refused', async () => {
+      const res = await http.post(`/client/${victim.clientId}`, Buffer.from([0x6d, 0x65, 0x6d, 0x3d, 0xff, 0xfe]))
+      assert.equal(res.status, 400)
+    })
+
+    test('a body over 64 KiB gets 413 without being read to the end', async () => {
+      const body = JSON.stringify({ mem: 1, pad: 'x'.repeat(70_000) })
+      const res = await http.post(`/client/${victim.clientId}`, body)
+      assert.equal(res.status, 413)
+      assert.equal(res.headers.connection, 'close')
+      assert.equal(typeof (res.json() as { error: unknown }).error, 'string')
+    })
+
+    test('a chunked body that grows past the limit gets 413', async () => {
+      const res = await http.send(`/client/${victim.clientId}`, {
+        method: 'POST',
+        headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/json' },
+        body: JSON.stringify({ mem: 1, pad: 'y'.repeat(200_000) }),
+      })
+      assert.equal(res.status, 413)
+    })
+
+    test('a body just under the limit is read and judged on its content', async () => {
+      const body = JSON.stringify({ pad: 'z'.repeat(65_536 - 20) })
+      assert.ok(body.length <= 65_536)
+      const res = await http.post(`/client/${victim.clientId}`, body)
+      assert.deepEqual([res.status, (res.json() as { error: string }).error], [400, 'incorrect data size'])
+    })
+
+    test('GET, PUT, PATCH and DELETE get 405', async () => {
+      for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
+        const res = await http.send(`/client/${victim.clientId}`, { method, headers: { authorization: victim.clientId } })
+        assert.equal(res.status, 405, method)
+        assert.equal((res.json() as { error: string }).error, 'method not allowed')
+        assert.equal(res.headers.allow, 'POST')
+      }
+    })
+  })
+})
+
+describe('log span and slice', () => {
+  test('span: 406 while the log is empty, then first and last time, by GET and POST', async () => {
+    const { username, clientId } = await register()
+    const empty = await http.get(`/client/${clientId}/time`)
+    assert.deepEqual([empty.status, empty.json()], [406, { error: 'log is empty' }])
+    for (const t of [1646650626, 1646650624, 1646650625]) await http.post(`/client/${clientId}`, `mem=1&time=${t}`)
+    for (const res of [await http.get(`/client/${clientId}/time`), await http.post(`/client/${username}/time`, '', { authorization: clientId })]) {
+      assert.deepEqual([res.status, res.json()], [200, { start: 1646650624, end: 1646650626 }])
+    }
+  })
+
+  test('slice: samples in time order, null for metrics never sent, floats with a point', async () => {
+    const { username, clientId } = await register()
+    await http.post(`/client/${clientId}`, '{"cpu_load": 20.5, "mem": 8516, "storage": 81708, "time": 1651155431}')
+    await http.post(`/client/${clientId}`, '{"cpu_load": 18, "mem": 8513, "storage": 81720, "time": 1651155333}')
+    await http.post(`/client/${clientId}`, '{"mem": 8490, "time": 1651155387}')
+    const res = await http.post(`/client/${username}/time/report?start=1651155333&end=1651155431`, '', { authorization: clientId })
+    assert.equal(res.status, 200)
+    assert.equal(
+      res.text,
+      '{"payload": [{"cpu": 18.0, "mem": 8513.0, "storage": 81720.0, "unix_time": 1651155333}, ' +
+        '{"cpu": null, "mem": 8490.0, "storage": null, "unix_time": 1651155387}, ' +
+        '{"cpu": 20.5, "mem": 8516.0, "storage": 81708.0, "unix_time": 1651155431}]}',
+    )
+  })
+
+  test('slice bounds: inclusive, open when absent or empty, empty when nothing matches', async () => {
+    const { clientId } = await register()
+    for (const t of [10, 20, 30, 40]) await http.post(`/client/${clientId}`, `mem=${t}&time=${t}`)
+    const times = async (query: string) =>
+      ((await report(`/client/${clientId}/time/report${query}`)) as { unix_time: number }[]).map((r) => r.unix_time)
+    assert.deepEqual(await times(''), [10, 20, 30, 40])
+    assert.deepEqual(await times('?start=&end='), [10, 20, 30, 40])
+    assert.deepEqual(await times('?start=20&end=30'), [20, 30])
+    assert.deepEqual(await times('?start=25'), [30, 40])
+    assert.deepEqual(await times('?end=25'), [10, 20])
+    assert.deepEqual(await times('?start=&end=20'), [10, 20])
+    assert.deepEqual(await times('?start=-5&end=10'), [10])
+    assert.deepEqual(await times('?start=31&end=39'), [])
+    assert.deepEqual(await times('?start=40&end=10'), [])
+    const empty = await http.get(`/client/${clientId}/time/report?start=41`)
+    assert.equal(empty.text, '{"payload": []}')
+  })
+
+  for (const query of ['start=abc', 'end=1.5', 'start=1e3', 'start=0x10', 'end=99999999999999999999', 'start=%20']) {
+    test(`slice with ${query} -> 400 value error`, async () => {
+      const { clientId } = await register()
+      const res = await http.get(`/client/${clientId}/time/report?${query}`)
+      assert.equal(res.status, 400)
+      assert.equal((res.json() as { error: string }).error, 'value error')
+    })
+  }
+
+  test('span and slice refuse PUT and DELETE', async () => {
+    const { clientId } = await register()
+    for (const path of [`/client/${clientId}/time`, `/client/${clientId}/time/report`]) {
+      for (const method of ['PUT', 'DELETE', 'PATCH']) assert.equal((await http.send(path, { method })).status, 405)
+    }
+  })
+})
+
+describe('the GUI client over HTTP, request by request', () => {
+  test('login, samples with the ticked metrics, run time, log slice with empty bounds', async () => {
+    const username = uniqueName('gui')
+    const login = await http.post('/client', JSON.stringify({ username, pass: 'pw' }), { 'content-type': 'application/json' })
+    const clientId = (login.json() as { client_id: string }).client_id
+    const headers = { authorization: clientId }
+    const sent = [
+      'time=1700000000&cpu_load=3.2&mem=5600&storage=81594',
+      'time=1700000001&cpu_load=4.0',
+      'time=1700000002&mem=5601',
+    ]
+    for (const body of sent) assert.equal((await http.post(`/client/${username}`, body, headers)).status, 202)
+    const span = await http.post(`/client/${username}/time`, '', headers)
+    assert.deepEqual(span.json(), { start: 1700000000, end: 1700000002 })
+    const slice = await http.post(`/client/${username}/time/report?start=&end=`, '', headers)
+    assert.deepEqual(slice.json(), {
+      payload: [
+        { cpu: 3.2, mem: 5600, storage: 81594, unix_time: 1700000000 },
+        { cpu: 4, mem: null, storage: null, unix_time: 1700000001 },
+        { cpu: null, mem: 5601, storage: null, unix_time: 1700000002 },
+      ],
+    })
+    const bad = await http.post(`/client/${username}/time/report?start=2022-01-01&end=`, '', headers)
+    assert.equal((bad.json() as { payload?: unknown }).payload, undefined)
+  })
+})
+
+describe('other routes', () => {
+  test('GET / and GET /api', async () => {
+    const home = await http.get('/')
+    assert.deepEqual([home.status, home.text], [200, '<p>Welcome</p>'])
+    assert.match(String(home.headers['content-type']), /^text\/html/)
+    for (const path of ['/api', '/api/']) {
+      const api = await http.get(path)
+      assert.deepEqual([api.status, api.text], [200, '{"name": "system monitor", "version": "0.0.1"}'])
+    }
+    assert.equal((await http.post('/api', '')).status, 405)
+  })
+
+  for (const path of ['/nope', '/client/x/y/z/w', '/api/nope', '/..', '/%', '/client//time', '/%00', `/${'a'.repeat(5000)}`]) {
+    test(`404 with a JSON body for ${path.slice(0, 30)}`, async () => {
+      const res = await http.get(path)
+      assert.deepEqual([res.status, res.json()], [404, { error: 'not found' }])
+    })
+  }
+
+  test('a malformed percent-encoding in S is a 400, not a crash', async () => {
+    const res = await http.post('/client/%E0%A4%A', 'mem=1')
+    assert.equal(res.status, 400)
+  })
+})

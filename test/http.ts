@@ -1,0 +1,54 @@
+// A plain HTTP client for tests: node:http sends paths exactly as given (no normalisation of '..' or '%2F').
+import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
+
+export interface Response {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+  json(): unknown
+}
+
+export interface RequestOptions {
+  method?: string
+  /** The local address to send from, e.g. another loopback address to look like another client. */
+  from?: string
+  headers?: Record<string, string | number>
+  body?: string | Buffer
+}
+
+export function request(base: string, path: string, options: RequestOptions = {}): Promise<Response> {
+  const url = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path, method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers: options.headers, agent: false, localAddress: options.from },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          // The bar for every change: no request makes the server answer 5xx.
+          if (res.statusCode! >= 500) assert.fail(`${options.method ?? 'GET'} ${path} answered ${res.statusCode}: ${text}`)
+          resolve({ status: res.statusCode!, headers: res.headers, text, json: () => JSON.parse(text) })
+        })
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(options.body)
+  })
+}
+
+/** A client bound to one server, with the form content type curl -d uses unless told otherwise. */
+export const client = (base: string, from?: string) => ({
+  get: (path: string, headers: Record<string, string> = {}) => request(base, path, { headers, from }),
+  post: (path: string, body: string | Buffer, headers: Record<string, string | number> = {}) =>
+    request(base, path, { method: 'POST', body, from, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }),
+  send: (path: string, options: RequestOptions) => request(base, path, { from, ...options }),
+})
+
+export const basic = (username: string, password: string) => Buffer.from(`${username}:${password}`).toString('base64')
+
+let counter = 0
+/** A username no other test uses, so tests can share one database. */
+export const uniqueName = (prefix = 'u') => `${prefix}${process.pid}x${Date.now().toString(36)}x${counter++}`

@@ -1,0 +1,79 @@
+// Starts the server under test as its own process on a free port, the way a user runs it, and stops it by pid.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const root = new URL('..', import.meta.url).pathname
+
+export interface RunningServer {
+  url: string
+  port: number
+  pid: number
+  process: ChildProcess
+  /** Everything the server printed so far. */
+  output(): string
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>
+  /** Peak and current resident memory of the server process, in bytes. */
+  memory(): { peak: number; current: number }
+}
+
+/** The database the test run started (test/run.ts); every server under test uses it unless told otherwise. */
+export const databaseUrl = (): string => {
+  const url = process.env.TEST_DATABASE_URL
+  if (!url) throw new Error('TEST_DATABASE_URL is not set: run the tests with npm test')
+  return url
+}
+
+export function spawnServer(args: string[] = [], env: Record<string, string | undefined> = {}): ChildProcess {
+  // The server runs in a directory of its own (it writes files there), so tsx is named by its full path.
+  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/main.ts'), ...args], {
+    cwd: mkdtempSync(join(tmpdir(), 'sm-cwd-')),
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+/** Resolves with the exit code once the process has ended, and everything it printed. */
+export function exited(child: ChildProcess): Promise<{ code: number | null; output: string }> {
+  let output = ''
+  child.stdout?.on('data', (d) => (output += d))
+  child.stderr?.on('data', (d) => (output += d))
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, output })))
+}
+
+export async function startServer(env: Record<string, string | undefined> = {}, args: string[] = []): Promise<RunningServer> {
+  const child = spawnServer(args, env)
+  let output = ''
+  child.stdout!.on('data', (d) => (output += d))
+  child.stderr!.on('data', (d) => (output += d))
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+  const port = await new Promise<number>((resolve, reject) => {
+    const onData = () => {
+      const m = /listening on http:\/\/[^\s]+:(\d+)/.exec(output)
+      if (m) {
+        child.stdout!.off('data', onData)
+        resolve(Number(m[1]))
+      }
+    }
+    child.stdout!.on('data', onData)
+    void closed.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)))
+  })
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid!,
+    process: child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      return closed
+    },
+    memory: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+      const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)![1]) * 1024
+      return { peak: kb('VmHWM'), current: kb('VmRSS') }
+    },
+  }
+}
