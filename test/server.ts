@@ -1,6 +1,6 @@
 // Starts the server under test as its own process on a free port, the way a user runs it, and stops it by pid.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -28,11 +28,14 @@ export const databaseUrl = (): string => {
 
 export function spawnServer(args: string[] = [], env: Record<string, string | undefined> = {}): ChildProcess {
   // The server runs in a directory of its own (it writes files there), so tsx is named by its full path.
-  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/main.ts'), ...args], {
-    cwd: mkdtempSync(join(tmpdir(), 'sm-cwd-')),
+  const cwd = mkdtempSync(join(tmpdir(), 'sm-cwd-'))
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/main.ts'), ...args], {
+    cwd,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  child.on('close', () => rmSync(cwd, { recursive: true, force: true }))
+  return child
 }
 
 /** Resolves with the exit code once the process has ended, and everything it printed. */

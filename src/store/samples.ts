@@ -9,7 +9,7 @@ export interface Span {
 }
 
 /** Rows fetched per round trip of a slice: the most a slice ever holds in memory. */
-const sliceChunkRows = 2000
+const sliceChunkRows = 1000
 
 export interface SampleStore {
   /** One statement for any number of rows; (client, t) pairs must be unique within the call. */
@@ -51,9 +51,11 @@ export const sampleStore = (sql: Sql): SampleStore => ({
       select t, cpu, mem, storage from samples
       where client_id = ${clientId} and t >= ${start} and t <= ${end} order by t`
     for await (const chunk of rows.cursor(sliceChunkRows)) {
-      yield chunk
-        .map((r) => `{"cpu": ${renderFloat(r.cpu)}, "mem": ${renderFloat(r.mem)}, "storage": ${renderFloat(r.storage)}, "unix_time": ${r.t}}`)
-        .join(', ')
+      let text = ''
+      for (const { t, cpu, mem, storage } of chunk) {
+        text += `${text === '' ? '' : ', '}{"cpu": ${renderFloat(cpu)}, "mem": ${renderFloat(mem)}, "storage": ${renderFloat(storage)}, "unix_time": ${t}}`
+      }
+      yield text
     }
   },
 })

@@ -55,13 +55,17 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
 
 function onRequest(app: App, options: ServeOptions, res: HttpResponse, req: HttpRequest): void {
   // HttpRequest is only valid in this synchronous call: copy what the app reads.
+  const url = req.getUrl()
+  // The JS fallback's getUrl keeps the query (and its getQuery throws).
+  const mark = nativeLoaded ? -1 : url.indexOf('?')
   const request: Request = {
-    method: req.getCaseSensitiveMethod(),
-    path: req.getUrl(),
-    query: req.getQuery() ?? '',
+    method: req.getMethod().toUpperCase(),
+    path: mark < 0 ? url : url.slice(0, mark),
+    query: nativeLoaded ? (req.getQuery() ?? '') : mark < 0 ? '' : url.slice(mark + 1),
     headers: {},
     body: empty,
-    remote: textDecoder.decode(res.getRemoteAddressAsText()),
+    // The JS fallback (ALLOW_UWS_FALLBACK) lacks this; the login throttle then keys on the username alone.
+    remote: nativeLoaded ? textDecoder.decode(res.getRemoteAddressAsText()) : '',
   }
   for (const name of requestHeaders) {
     const value = req.getHeader(name)
@@ -171,7 +175,8 @@ async function stream(
         ok = res.write(chunk)
       })
       headWritten = true
-      if (!ok && !(await writable(res, exchange, options.stallMs))) break
+      // The JS fallback has no onWritable; Node's own stream buffers for it.
+      if (!ok && nativeLoaded && !(await writable(res, exchange, options.stallMs))) break
       if (exchange.aborted) break
       next = await chunks.next()
     }

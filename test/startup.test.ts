@@ -1,0 +1,159 @@
+// Start-up as a user meets it: configuration and its errors, the embedded database, refusing a busy port or
+// uWebSockets.js's JS fallback, migrations under concurrency, shutdown.
+import assert from 'node:assert/strict'
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import postgres from 'postgres'
+import { basic, client, uniqueName } from './http.js'
+import { databaseUrl, exited, spawnServer, startServer } from './server.js'
+
+const tempDirs: string[] = []
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sm-startup-'))
+  tempDirs.push(dir)
+  return dir
+}
+after(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+describe('configuration', () => {
+  test('--help lists every setting with its variable and exits 0', async () => {
+    const { code, output } = await exited(spawnServer(['--help']))
+    assert.equal(code, 0)
+    for (const word of ['--port', 'PORT', '--host', 'HOST', '--database-url', 'DATABASE_URL', '--data-dir', 'DATA_DIR', '--max-body-bytes']) {
+      assert.ok(output.includes(word), `${word} missing from:\n${output}`)
+    }
+  })
+
+  for (const [env, args, message] of [
+    [{ PORT: 'abc' }, [], /Invalid PORT \(--port\) "abc": expected a whole number from 0 to 65535/],
+    [{ PORT: '70000' }, [], /Invalid PORT/],
+    [{}, ['--port=-1'], /Invalid PORT \(--port\) "-1"/],
+    [{ DATABASE_URL: 'mysql://localhost/x' }, [], /Invalid DATABASE_URL .*postgres:\/\//],
+    [{ MAX_BODY_BYTES: '10' }, [], /Invalid MAX_BODY_BYTES/],
+    [{ ALLOW_UWS_FALLBACK: 'maybe' }, [], /Invalid ALLOW_UWS_FALLBACK .*true or false/],
+    [{}, ['--no-such-flag'], /Unknown option '--no-such-flag'/],
+  ] as const) {
+    test(`a bad setting (${JSON.stringify(env)} ${args.join(' ')}) exits 2 with a clear message`, async () => {
+      const { code, output } = await exited(spawnServer([...args], env))
+      assert.equal(code, 2, output)
+      assert.match(output, message)
+    })
+  }
+
+  test('a flag wins over its environment variable', async () => {
+    const server = await startServer({ PORT: 'abc' }, ['--port', '0'])
+    assert.equal((await client(server.url).get('/api')).status, 200)
+    assert.equal(await server.stop(), 0)
+  })
+})
+
+describe('start-up and shutdown', () => {
+  test('logs where it listens and which database, with the password redacted', async () => {
+    const server = await startServer()
+    const password = new URL(databaseUrl()).password
+    assert.match(server.output(), /listening on http:\/\/127\.0\.0\.1:\d+/)
+    assert.match(server.output(), /database: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres/)
+    assert.ok(!server.output().includes(password))
+    assert.equal(await server.stop(), 0)
+  })
+
+  test('refuses a port that is already taken, and the first server keeps serving', async () => {
+    const first = await startServer()
+    const { code, output } = await exited(spawnServer([], { PORT: String(first.port) }))
+    assert.equal(code, 1)
+    assert.match(output, /cannot listen on 127\.0\.0\.1:\d+/)
+    assert.equal((await client(first.url).get('/api')).status, 200)
+    assert.equal(await first.stop(), 0)
+  })
+
+  test("refuses uWebSockets.js's JS fallback unless ALLOW_UWS_FALLBACK, and serves on it when allowed", async () => {
+    const refused = await exited(spawnServer([], { UWS_USE_FALLBACK: 'true' }))
+    assert.equal(refused.code, 1)
+    assert.match(refused.output, /native binary did not load.*ALLOW_UWS_FALLBACK/s)
+    const server = await startServer({ UWS_USE_FALLBACK: 'true', ALLOW_UWS_FALLBACK: 'true' })
+    assert.match(server.output(), /WARNING: running on the slow JS fallback/)
+    const http = client(server.url)
+    const username = uniqueName()
+    assert.equal((await http.post('/client', JSON.stringify({ username, pass: 'p' }))).status, 200)
+    assert.equal((await http.post(`/client/${username}`, 'mem=1&time=7', { authorization: basic(username, 'p') })).status, 202)
+    assert.deepEqual((await http.get(`/client/${basic(username, 'p')}/time/report?start=7`)).json(), {
+      payload: [{ cpu: null, mem: 1, storage: null, unix_time: 7 }],
+    })
+    assert.equal(await server.stop(), 0)
+  })
+
+  test('a database that refuses the credentials stops start-up with a clear message', async () => {
+    const url = new URL(databaseUrl())
+    url.password = 'wrong-password'
+    const { code, output } = await exited(spawnServer([], { DATABASE_URL: url.toString() }))
+    assert.equal(code, 1)
+    assert.match(output, /cannot use postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres: password authentication failed/)
+    assert.ok(!output.includes('wrong-password'))
+  })
+
+  test('several instances starting at once against a new database apply each migration once', async () => {
+    const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
+    const name = `migrate_${process.pid}_${Date.now()}`
+    await admin.unsafe(`create database ${name}`)
+    const url = new URL(databaseUrl())
+    url.pathname = `/${name}`
+    try {
+      const servers = await Promise.all([1, 2, 3, 4].map(() => startServer({ DATABASE_URL: url.toString() })))
+      const applied = servers.filter((s) => /applied migrations 1/.test(s.output()))
+      assert.equal(applied.length, 1)
+      const db = postgres(url.toString(), { max: 1 })
+      assert.deepEqual(
+        (await db`select version from schema_migrations order by version`).map((r) => r.version),
+        [1],
+      )
+      await db.end()
+      for (const s of servers) assert.equal(await s.stop(), 0)
+    } finally {
+      await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.end()
+    }
+  })
+})
+
+describe('the embedded database (no DATABASE_URL)', () => {
+  test('is created in DATA_DIR, keeps its data across restarts, and stops with the server', async () => {
+    const parent = tempDir()
+    chmodSync(parent, 0o755)
+    const dataDir = join(parent, 'data')
+    const env = { DATABASE_URL: undefined, DATA_DIR: dataDir }
+    const username = uniqueName()
+    const clientId = basic(username, 'pw')
+
+    const first = await startServer(env)
+    assert.match(first.output(), /initialising the embedded PostgreSQL/)
+    assert.match(first.output(), /database: embedded PostgreSQL in .*postgres:\/\/postgres:\*\*\*@127\.0\.0\.1/)
+    const http1 = client(first.url)
+    assert.equal((await http1.post('/client', JSON.stringify({ username, pass: 'pw' }))).status, 200)
+    assert.equal((await http1.post(`/client/${clientId}`, 'cpu_load=5&time=42')).status, 202)
+    assert.equal(await first.stop(), 0)
+    assert.equal(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), false, 'PostgreSQL still running after shutdown')
+
+    const second = await startServer(env)
+    assert.doesNotMatch(second.output(), /initialising/)
+    const http2 = client(second.url)
+    assert.deepEqual((await http2.get(`/client/${clientId}/time`)).json(), { start: 42, end: 42 })
+    // A server killed outright leaves its PostgreSQL behind; the next start must cope.
+    second.process.kill('SIGKILL')
+    await second.stop()
+    assert.equal(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), true)
+
+    const third = await startServer(env)
+    assert.match(third.output(), /stopping the PostgreSQL \(pid \d+\) left running/)
+    assert.deepEqual((await client(third.url).get(`/client/${clientId}/time`)).json(), { start: 42, end: 42 })
+    assert.equal(await third.stop(), 0)
+  })
+
+  test('a DATA_DIR that the postgres user cannot reach is explained', { skip: process.getuid?.() !== 0 && 'only as root' }, async () => {
+    const parent = tempDir() // mkdtemp makes it 0700: closed to the postgres user
+    const { code, output } = await exited(spawnServer([], { DATABASE_URL: undefined, DATA_DIR: join(parent, 'data') }))
+    assert.equal(code, 1)
+    assert.match(output, /cannot enter .*chmod o\+x/)
+  })
+})
