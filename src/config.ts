@@ -59,14 +59,14 @@ const settings = {
     flag: 'login-max-failures',
     schema: integer(1, 1000),
     default: '5',
-    help: 'failed logins of one username before it is refused with 429',
+    help: 'failed logins of one username from one address before that address is refused with 429',
   }),
   loginLockSeconds: row({
     env: 'LOGIN_LOCK_SECONDS',
     flag: 'login-lock-seconds',
     schema: integer(1, 86400),
     default: '60',
-    help: 'how long a username stays refused after too many failed logins',
+    help: 'how long that address then stays refused for that username',
   }),
   allowUwsFallback: row({
     env: 'ALLOW_UWS_FALLBACK',

@@ -454,6 +454,26 @@ describe('other routes', () => {
     })
   }
 
+  test('a 10 kB username in the path or client_id in the header is a 401', async () => {
+    const long = 'a'.repeat(10_000)
+    for (const res of [
+      await http.post(`/client/${long}`, 'mem=1'),
+      await http.post(`/client/${long}`, 'mem=1', { authorization: basic(long, 'x') }),
+      await http.get(`/client/${basic(long, 'x')}/time`),
+    ]) {
+      assert.deepEqual([res.status, res.json()], [401, { error: 'authorization error' }])
+    }
+  })
+
+  test('headers past what the server reads are refused, and it keeps serving', async () => {
+    const outcome = await http.post('/client/x', 'mem=1', { 'x-pad': 'p'.repeat(200_000) }).then(
+      (res) => res.status,
+      (e: NodeJS.ErrnoException) => e.code,
+    )
+    assert.ok(outcome === 431 || outcome === 'ECONNRESET' || outcome === 'EPIPE', String(outcome))
+    assert.equal((await http.get('/api')).status, 200)
+  })
+
   test('a malformed percent-encoding in S is a 400, not a crash', async () => {
     const res = await http.post('/client/%E0%A4%A', 'mem=1')
     assert.equal(res.status, 400)

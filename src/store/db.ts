@@ -65,10 +65,9 @@ async function waitForServer(sql: Sql, description: string, log: (line: string) 
       const [row] = await sql<{ server_version_num: string }[]>`show server_version_num`
       return Number(row.server_version_num)
     } catch (e) {
-      const error = e as Error & { code?: string }
+      const error = e as Error
       // Wrong credentials or database name will not fix themselves: only retry what a starting server causes.
-      const transient = ['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', '57P03', 'ENOTFOUND', 'EAI_AGAIN'].includes(error.code ?? '')
-      if (!transient || Date.now() > deadline) throw new DatabaseError(`cannot use ${description}: ${error.message}`)
+      if (!isDatabaseUnavailable(e) || Date.now() > deadline) throw new DatabaseError(`cannot use ${description}: ${error.message}`)
       if (attempt === 0) log(`waiting for ${description}: ${error.message}`)
       await new Promise((r) => setTimeout(r, 500))
     }
@@ -80,7 +79,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
   return (
     typeof code === 'string' &&
-    (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'].includes(code) ||
+    // ENOTFOUND and EAI_AGAIN: a database host whose name is not resolvable yet (compose starting up).
+    (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'].includes(code) ||
       code.startsWith('08') || // connection exceptions
       code.startsWith('57P')) // operator intervention: shutting down, cannot connect now
   )

@@ -119,7 +119,7 @@ function dispatch(app: App, options: ServeOptions, res: HttpResponse, exchange: 
   app.handle(request)
     .then((reply) => send(app, options, res, exchange, request, reply))
     .catch((e) => {
-      app.errorReply(e, request)
+      app.errorReply(e, request) // for its log line
       if (!exchange.aborted) res.close()
     })
 }
@@ -181,7 +181,7 @@ async function stream(
       next = await chunks.next()
     }
   } catch (e) {
-    app.errorReply(e, request)
+    app.errorReply(e, request) // for its log line: the status is already out
   }
   // Aborted, stalled or failed mid-stream: the status is out, so the only honest end is a cut connection.
   await chunks.return?.()
