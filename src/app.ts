@@ -1,32 +1,51 @@
 // The transport-neutral app: the route table wired to the services, and the one place where errors
 // become replies. Transports hand it a Request and write back the Reply.
 import type { Authenticator } from './auth/authenticator.js'
+import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
+import { monitorRoutes } from './http/monitor.js'
 import { HttpError, jsonReply, unavailable, type Reply, type Request } from './http/reply.js'
 import { Router } from './http/router.js'
 import { siteRoutes } from './http/site.js'
 import type { Writer } from './ingest/writer.js'
 import { isDatabaseUnavailable } from './store/db.js'
 import type { SampleStore } from './store/samples.js'
+import { EchoSession, type Connection } from './ws/echo.js'
 
 export interface Services {
   auth: Authenticator
   writer: Writer
   samples: SampleStore
+  sampler: HostSampler
+  startedAt: Date
   now: () => number
   logError: (message: string, error: unknown) => void
+  /** WebSocket limits: see EchoServices. */
+  maxBufferedBytes: number
+  stallMs: number
 }
 
 export interface App {
   handle(req: Request): Promise<Reply>
   /** The reply for an error thrown while a reply was being produced or streamed. */
   errorReply(error: unknown, req: Pick<Request, 'method' | 'path'>): Reply
+  /** The path a WebSocket upgrade is accepted on, and the protocol session for each connection there. */
+  readonly socketPath: string
+  openSocket(conn: Connection, remote: string): EchoSession
 }
+
+const upgradeRequired = new HttpError(426, { error: 'this is a WebSocket endpoint: connect with a WebSocket client' }, { upgrade: 'websocket' })
 
 export function createApp(services: Services): App {
   const router = new Router()
   siteRoutes(router)
   clientRoutes(router, services)
+  monitorRoutes(router, services)
+  router.add('/echo', {
+    GET: () => {
+      throw upgradeRequired
+    },
+  })
 
   const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>): Reply => {
     if (error instanceof HttpError) return error.reply()
@@ -45,5 +64,7 @@ export function createApp(services: Services): App {
       }
     },
     errorReply,
+    socketPath: '/echo',
+    openSocket: (conn, remote) => new EchoSession(conn, services, remote),
   }
 }

@@ -45,7 +45,7 @@ const settings = {
     flag: 'max-body-bytes',
     schema: integer(1024, 64 * 1024 * 1024),
     default: '65536',
-    help: 'largest request body accepted; larger ones get 413',
+    help: 'largest request body (larger ones get 413) and WebSocket message',
   }),
   authCacheSize: row({
     env: 'AUTH_CACHE_SIZE',
@@ -68,6 +68,43 @@ const settings = {
     default: '60',
     help: 'how long that address then stays refused for that username',
   }),
+  samplePeriodMs: row({
+    env: 'SAMPLE_PERIOD_MS',
+    flag: 'sample-period-ms',
+    schema: integer(100, 60_000),
+    default: '1000',
+    help: "how often the host is sampled (the load log's line period)",
+  }),
+  storagePath: row({ env: 'STORAGE_PATH', flag: 'storage-path', schema: text, default: '/', help: 'the filesystem whose storage the server reports' }),
+  loadLogPath: row({
+    env: 'LOAD_LOG_PATH',
+    flag: 'load-log-path',
+    schema: text,
+    default: 'server_system_load.csv',
+    help: "CSV file the server appends its own load to every second; 'off' for none",
+  }),
+  loadLogMaxBytes: row({
+    env: 'LOAD_LOG_MAX_BYTES',
+    flag: 'load-log-max-bytes',
+    schema: integer(1024, 1024 ** 4),
+    default: String(10 * 1024 * 1024),
+    help: 'size past which the load log is rotated to <path>.1',
+  }),
+  loadLogKeep: row({ env: 'LOAD_LOG_KEEP', flag: 'load-log-keep', schema: integer(0, 100), default: '3', help: 'rotated load logs kept' }),
+  wsMaxBufferedBytes: row({
+    env: 'WS_MAX_BUFFERED_BYTES',
+    flag: 'ws-max-buffered-bytes',
+    schema: integer(1024, 1024 ** 3),
+    default: String(256 * 1024),
+    help: 'queued bytes past which a WebSocket gets no EVENTs (and at 4 times this, is closed)',
+  }),
+  stallSeconds: row({
+    env: 'STALL_SECONDS',
+    flag: 'stall-seconds',
+    schema: integer(1, 86400),
+    default: '30',
+    help: 'a subscribed WebSocket, or a streamed log slice, whose reader takes nothing for this long is closed',
+  }),
   allowUwsFallback: row({
     env: 'ALLOW_UWS_FALLBACK',
     flag: 'allow-uws-fallback',
@@ -87,9 +124,9 @@ export class ConfigError extends Error {}
 export function helpText(): string {
   const lines = Object.values(settings).map((r: Row<v.GenericSchema<string, unknown>>) => {
     const def = r.default === undefined ? '' : ` (default: ${r.default})`
-    return `  --${r.flag.padEnd(20)} ${r.env.padEnd(20)} ${r.help}${def}`
+    return `  --${r.flag.padEnd(22)} ${r.env.padEnd(22)} ${r.help}${def}`
   })
-  return ['Usage: system-monitor [options]', '', 'Every option can also be set by its environment variable; the flag wins.', '', ...lines, '  --help                                    show this text'].join('\n')
+  return ['Usage: system-monitor [options]', '', 'Every option can also be set by its environment variable; the flag wins.', '', ...lines, '  --help                                        show this text'].join('\n')
 }
 
 /** Reads flags, then environment, then defaults; throws ConfigError naming the bad setting. */

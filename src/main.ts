@@ -2,6 +2,8 @@
 import { createApp } from './app.js'
 import { Authenticator } from './auth/authenticator.js'
 import { ConfigError, helpText, loadConfig, type Config } from './config.js'
+import { LoadLog } from './host/load-log.js'
+import { HostSampler } from './host/sampler.js'
 import { directWriter } from './ingest/writer.js'
 import { clientStore } from './store/clients.js'
 import { openDatabase } from './store/db.js'
@@ -28,6 +30,12 @@ async function main(config: Config): Promise<void> {
     }
     log('WARNING: running on the slow JS fallback of uWebSockets.js (ALLOW_UWS_FALLBACK)')
   }
+  const startedAt = new Date()
+  const sampler = await HostSampler.start(config.storagePath, config.samplePeriodMs)
+  const loadLog =
+    config.loadLogPath === 'off'
+      ? undefined
+      : await LoadLog.open({ path: config.loadLogPath, maxBytes: config.loadLogMaxBytes, keep: config.loadLogKeep }, sampler, logError)
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }, log)
   const samples = sampleStore(db.sql)
   const app = createApp({
@@ -38,17 +46,28 @@ async function main(config: Config): Promise<void> {
     }),
     writer: directWriter(samples),
     samples,
+    sampler,
+    startedAt,
     now: () => Math.floor(Date.now() / 1000),
     logError,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+    stallMs: config.stallSeconds * 1000,
   })
   let server
   try {
-    server = await serve(app, { host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, stallMs: 30_000 })
+    server = await serve(app, {
+      host: config.host,
+      port: config.port,
+      maxBodyBytes: config.maxBodyBytes,
+      maxSocketBackpressure: config.wsMaxBufferedBytes * 4,
+      stallMs: config.stallSeconds * 1000,
+    })
   } catch (e) {
     await db.close()
     throw e
   }
   log(`database: ${db.description}`)
+  if (loadLog) log(`writing the server's load to ${config.loadLogPath}`)
   log(`listening on http://${config.host}:${server.port}`)
 
   let stopping = false
@@ -57,6 +76,8 @@ async function main(config: Config): Promise<void> {
     stopping = true
     log(`${signal}: shutting down`)
     server.close()
+    sampler.stop()
+    await loadLog?.close()
     await db.close().catch((e) => logError('closing the database', e))
     process.exit(0)
   }

@@ -8,6 +8,8 @@ export const root = new URL('..', import.meta.url).pathname
 
 export interface RunningServer {
   url: string
+  /** The server's working directory, private to it and removed when it exits. */
+  cwd: string
   port: number
   pid: number
   process: ChildProcess
@@ -26,6 +28,8 @@ export const databaseUrl = (): string => {
   return url
 }
 
+const cwds = new WeakMap<ChildProcess, string>()
+
 export function spawnServer(args: string[] = [], env: Record<string, string | undefined> = {}): ChildProcess {
   // The server runs in a directory of its own (it writes files there), so tsx is named by its full path.
   const cwd = mkdtempSync(join(tmpdir(), 'sm-cwd-'))
@@ -35,6 +39,7 @@ export function spawnServer(args: string[] = [], env: Record<string, string | un
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.on('close', () => rmSync(cwd, { recursive: true, force: true }))
+  cwds.set(child, cwd)
   return child
 }
 
@@ -65,6 +70,7 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
   })
   return {
     url: `http://127.0.0.1:${port}`,
+    cwd: cwds.get(child)!,
     port,
     pid: child.pid!,
     process: child,

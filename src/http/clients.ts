@@ -5,6 +5,7 @@ import { makeClientId } from '../auth/client-id.js'
 import { decodeText, parseSampleBody, toSample } from '../ingest/sample.js'
 import type { Writer } from '../ingest/writer.js'
 import type { SampleStore } from '../store/samples.js'
+import { float } from '../wire/pyjson.js'
 import { badRequest, jsonReply, logEmpty, streamReply } from './reply.js'
 import type { Handler, Router } from './router.js'
 
@@ -77,7 +78,8 @@ export function clientRoutes(router: Router, { auth, writer, samples, now }: Cli
       const clientId = await auth.authenticate(s, req.headers.authorization, req.remote)
       const { sample, echo } = toSample(parseSampleBody(req.headers['content-type'], req.body), now())
       await writer.write(clientId, [sample])
-      return jsonReply(202, echo)
+      // The contract's 202 body renders cpu_load as a float whatever was sent (DATA_RETURN does not).
+      return jsonReply(202, echo.cpu_load ? { ...echo, cpu_load: float(echo.cpu_load.value) } : echo)
     },
   })
 

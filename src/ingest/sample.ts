@@ -13,7 +13,7 @@ export interface Sample {
   storage: number | null
 }
 
-/** A stored sample and the fields as they were received, for the 202 / DATA_RETURN echo. */
+/** A stored sample and its known fields as they were received (time added if absent), for the echo. */
 export interface Accepted {
   sample: Sample
   echo: Record<string, Num>
@@ -53,8 +53,7 @@ export function toSample(data: unknown, now: number): Accepted {
   const { cpu_load, mem, storage, time } = result.output
   if (cpu_load == null && mem == null && storage == null) throw incorrectDataSize()
   const echo: Record<string, Num> = {}
-  // The contract's 202 body renders cpu_load as a float whatever was sent.
-  if (cpu_load != null) echo.cpu_load = float(cpu_load.value)
+  if (cpu_load != null) echo.cpu_load = cpu_load
   if (mem != null) echo.mem = mem
   if (storage != null) echo.storage = storage
   echo.time = time ?? new Num(now, String(now))

@@ -4,6 +4,7 @@
 import { STATUS_CODES } from 'node:http'
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
+import type { Connection, EchoSession } from '../ws/echo.js'
 import { payloadTooLarge, requestHeaders, type Reply, type Request } from '../http/reply.js'
 
 // The native module has this constant; its typings only declare it as an enum member.
@@ -15,7 +16,10 @@ export const nativeLoaded = typeof uWS.SSLApp === 'function' && typeof LIBUS_LIS
 export interface ServeOptions {
   host: string
   port: number
+  /** The largest request body, and the largest WebSocket message. */
   maxBodyBytes: number
+  /** uWS closes a WebSocket with more than this queued (the protocol skips EVENTs well before). */
+  maxSocketBackpressure: number
   /** A streamed reply whose reader has not taken data for this long is cut off. */
   stallMs: number
 }
@@ -41,8 +45,47 @@ const statusLine = (status: number) => {
 const empty = new Uint8Array(0)
 const textDecoder = new TextDecoder()
 
+interface SocketData {
+  session?: EchoSession
+  closed: boolean
+}
+
 export function serve(app: App, options: ServeOptions): Promise<Server> {
-  const server = uWS.App().any('/*', (res, req) => onRequest(app, options, res, req))
+  const server = uWS.App()
+    .ws<SocketData>(app.socketPath, {
+      maxPayloadLength: options.maxBodyBytes,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      maxBackpressure: options.maxSocketBackpressure,
+      closeOnBackpressureLimit: 1,
+      upgrade: (res, req, context) => {
+        res.upgrade<SocketData>(
+          { closed: false },
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        )
+      },
+      open: (ws) => {
+        const data = ws.getUserData()
+        const conn: Connection = {
+          // Sends come from timers and commits, outside uWS's callbacks: cork them into one write each.
+          send: (text) => void (data.closed || ws.cork(() => ws.send(text, false))),
+          close: () => void (data.closed || ws.end(1008, 'not keeping up')),
+          bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
+        }
+        data.session = app.openSocket(conn, nativeLoaded ? textDecoder.decode(ws.getRemoteAddressAsText()) : '')
+      },
+      // The message's memory is reused once this returns: decode it now.
+      message: (ws, message, isBinary) => ws.getUserData().session?.onMessage(isBinary ? undefined : textDecoder.decode(message)),
+      close: (ws) => {
+        const data = ws.getUserData()
+        data.closed = true
+        data.session?.onClose()
+      },
+    })
+    .any('/*', (res, req) => onRequest(app, options, res, req))
   return new Promise((resolve, reject) => {
     // Exclusive: by default uWS would share a busy port with another process without a word.
     const listen = server.listen as unknown as (host: string, port: number, options: number, cb: (t: us_listen_socket | false) => void) => TemplatedApp

@@ -1,0 +1,36 @@
+// A WebSocket test client: messages are queued as they arrive and awaited one by one.
+import WebSocket from 'ws'
+
+export interface Socket {
+  ws: WebSocket
+  send(message: string | object): void
+  /** The next message not yet taken, as text. */
+  next(): Promise<string>
+  /** Resolves with the close code once the server closes the connection. */
+  closed: Promise<number>
+  close(): void
+}
+
+export async function connect(base: string, path = '/echo'): Promise<Socket> {
+  const ws = new WebSocket(base.replace(/^http/, 'ws') + path)
+  const queue: string[] = []
+  const waiting: ((text: string) => void)[] = []
+  ws.on('message', (data, isBinary) => {
+    const text = isBinary ? `<binary ${String(data)}>` : String(data)
+    const waiter = waiting.shift()
+    if (waiter) waiter(text)
+    else queue.push(text)
+  })
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
+  })
+  return {
+    ws,
+    send: (message) => ws.send(typeof message === 'string' ? message : JSON.stringify(message)),
+    next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve))),
+    closed,
+    close: () => ws.close(),
+  }
+}
