@@ -19,6 +19,8 @@ export interface Services {
   sampler: HostSampler
   startedAt: Date
   now: () => number
+  maxBatchSamples: number
+  maxInflatedBytes: number
   logError: (message: string, error: unknown) => void
   /** WebSocket limits: see EchoServices. */
   maxBufferedBytes: number

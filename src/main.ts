@@ -4,7 +4,7 @@ import { Authenticator } from './auth/authenticator.js'
 import { ConfigError, helpText, loadConfig, type Config } from './config.js'
 import { LoadLog } from './host/load-log.js'
 import { HostSampler } from './host/sampler.js'
-import { directWriter } from './ingest/writer.js'
+import { GroupWriter } from './ingest/writer.js'
 import { clientStore } from './store/clients.js'
 import { openDatabase } from './store/db.js'
 import { sampleStore } from './store/samples.js'
@@ -36,19 +36,30 @@ async function main(config: Config): Promise<void> {
     config.loadLogPath === 'off'
       ? undefined
       : await LoadLog.open({ path: config.loadLogPath, maxBytes: config.loadLogMaxBytes, keep: config.loadLogKeep }, sampler, logError)
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }, log)
-  const samples = sampleStore(db.sql)
+  const db = await openDatabase(
+    { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, writeConnections: config.ingestConcurrency },
+    log,
+  )
+  const samples = sampleStore(db.sql, db.writeSql)
+  const writer = new GroupWriter((ids, rows) => samples.upsert(ids, rows), {
+    maxQueued: config.ingestMaxQueued,
+    queueWaitMs: config.ingestQueueWaitMs,
+    maxBatchRows: config.ingestBatchRows,
+    concurrency: config.ingestConcurrency,
+  })
   const app = createApp({
     auth: new Authenticator(clientStore(db.sql), {
       cacheSize: config.authCacheSize,
       maxFailures: config.loginMaxFailures,
       lockSeconds: config.loginLockSeconds,
     }),
-    writer: directWriter(samples),
+    writer,
     samples,
     sampler,
     startedAt,
     now: () => Math.floor(Date.now() / 1000),
+    maxBatchSamples: config.maxBatchSamples,
+    maxInflatedBytes: config.maxInflatedBytes,
     logError,
     maxBufferedBytes: config.wsMaxBufferedBytes,
     stallMs: config.stallSeconds * 1000,
@@ -59,6 +70,7 @@ async function main(config: Config): Promise<void> {
       host: config.host,
       port: config.port,
       maxBodyBytes: config.maxBodyBytes,
+      maxBufferedBodyBytes: config.maxBufferedBodyBytes,
       maxSocketBackpressure: config.wsMaxBufferedBytes * 4,
       stallMs: config.stallSeconds * 1000,
     })
@@ -66,16 +78,13 @@ async function main(config: Config): Promise<void> {
     await db.close()
     throw e
   }
-  log(`database: ${db.description}`)
-  if (loadLog) log(`writing the server's load to ${config.loadLogPath}`)
-  log(`listening on http://${config.host}:${server.port}`)
-
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
     log(`${signal}: shutting down`)
     server.close()
+    await writer.drain()
     sampler.stop()
     await loadLog?.close()
     await db.close().catch((e) => logError('closing the database', e))
@@ -83,6 +92,10 @@ async function main(config: Config): Promise<void> {
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  // Only now, with the shutdown in place: whoever waits for this line may stop the server at once.
+  log(`database: ${db.description}`)
+  if (loadLog) log(`writing the server's load to ${config.loadLogPath}`)
+  log(`listening on http://${config.host}:${server.port}`)
 }
 
 let config: Config

@@ -322,8 +322,8 @@ describe('POST /client/{S}: send a sample', () => {
       assert.equal(res.status, 400)
     })
 
-    test('a body over 64 KiB gets 413 without being read to the end', async () => {
-      const body = JSON.stringify({ mem: 1, pad: 'x'.repeat(70_000) })
+    test('a body over the limit (1 MiB) gets 413 without being read to the end', async () => {
+      const body = JSON.stringify({ mem: 1, pad: 'x'.repeat(1_100_000) })
       const res = await http.post(`/client/${victim.clientId}`, body)
       assert.equal(res.status, 413)
       assert.equal(res.headers.connection, 'close')
@@ -334,14 +334,14 @@ describe('POST /client/{S}: send a sample', () => {
       const res = await http.send(`/client/${victim.clientId}`, {
         method: 'POST',
         headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/json' },
-        body: JSON.stringify({ mem: 1, pad: 'y'.repeat(200_000) }),
+        body: JSON.stringify({ mem: 1, pad: 'y'.repeat(1_200_000) }),
       })
       assert.equal(res.status, 413)
     })
 
     test('a body just under the limit is read and judged on its content', async () => {
-      const body = JSON.stringify({ pad: 'z'.repeat(65_536 - 20) })
-      assert.ok(body.length <= 65_536)
+      const body = JSON.stringify({ pad: 'z'.repeat(1_048_576 - 20) })
+      assert.ok(body.length <= 1_048_576)
       const res = await http.post(`/client/${victim.clientId}`, body)
       assert.deepEqual([res.status, (res.json() as { error: string }).error], [400, 'incorrect data size'])
     })

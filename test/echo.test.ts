@@ -94,7 +94,7 @@ describe('greeting and errors', () => {
 
   test('a frame over the size limit closes that connection only', async () => {
     const s = await socket()
-    s.send(JSON.stringify({ type: 'HELLO', pad: 'x'.repeat(100_000) }))
+    s.send(JSON.stringify({ type: 'HELLO', pad: 'x'.repeat(1_100_000) }))
     assert.equal(await s.closed, 1006)
     const other = await socket()
     other.send({ type: 'HELLO' })

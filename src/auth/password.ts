@@ -5,10 +5,26 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
 const params = { N: 2 ** 14, r: 8, p: 5 }
 const keyLength = 32
 
-const derive = (password: string, salt: Buffer, options: ScryptOptions, length: number) =>
-  new Promise<Buffer>((resolve, reject) =>
-    scrypt(password, salt, length, { ...options, maxmem: 256 * options.N! * options.r! }, (err, key) => (err ? reject(err) : resolve(key))),
-  )
+// Each scrypt run holds 128·N·r bytes (16 MiB here) in a thread-pool thread, and the C allocator keeps
+// what it once held: two at a time bound that memory, and leave the pool's other threads to the rest.
+const maxConcurrent = 2
+let running = 0
+const waiting: (() => void)[] = []
+
+async function derive(password: string, salt: Buffer, options: ScryptOptions, length: number): Promise<Buffer> {
+  // A finishing run hands its slot straight to the next waiter.
+  if (running >= maxConcurrent) await new Promise<void>((resolve) => waiting.push(resolve))
+  else running++
+  try {
+    return await new Promise<Buffer>((resolve, reject) =>
+      scrypt(password, salt, length, { ...options, maxmem: 256 * options.N! * options.r! }, (err, key) => (err ? reject(err) : resolve(key))),
+    )
+  } finally {
+    const next = waiting.shift()
+    if (next) next()
+    else running--
+  }
+}
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16)

@@ -2,7 +2,8 @@
 import * as v from 'valibot'
 import type { Authenticator } from '../auth/authenticator.js'
 import { makeClientId } from '../auth/client-id.js'
-import { decodeText, parseSampleBody, toSample } from '../ingest/sample.js'
+import { decodeBody, decodeText, parseSampleBody } from '../ingest/body.js'
+import { toSample, toSamples } from '../ingest/sample.js'
 import type { Writer } from '../ingest/writer.js'
 import type { SampleStore } from '../store/samples.js'
 import { float } from '../wire/pyjson.js'
@@ -15,6 +16,8 @@ export interface ClientServices {
   samples: SampleStore
   /** Unix seconds, for samples sent without a time. */
   now: () => number
+  maxBatchSamples: number
+  maxInflatedBytes: number
 }
 
 const maxPasswordLength = 1024
@@ -63,7 +66,7 @@ async function* payload(rows: AsyncIterable<string>): AsyncIterable<string> {
   yield prefix === ', ' ? ']}' : '{"payload": []}'
 }
 
-export function clientRoutes(router: Router, { auth, writer, samples, now }: ClientServices): void {
+export function clientRoutes(router: Router, { auth, writer, samples, now, maxBatchSamples, maxInflatedBytes }: ClientServices): void {
   router.add('/client', {
     async POST(req) {
       const { username, password } = parseRegistration(req.body)
@@ -76,7 +79,14 @@ export function clientRoutes(router: Router, { auth, writer, samples, now }: Cli
   router.add('/client/:s', {
     async POST(req, [s]) {
       const clientId = await auth.authenticate(s, req.headers.authorization, req.remote)
-      const { sample, echo } = toSample(parseSampleBody(req.headers['content-type'], req.body), now())
+      const body = await decodeBody(req.headers['content-encoding'], req.body, maxInflatedBytes)
+      const parsed = parseSampleBody(req.headers['content-type'], decodeText(body))
+      if ('many' in parsed) {
+        const batch = toSamples(parsed.many, now(), maxBatchSamples)
+        await writer.write(clientId, batch)
+        return jsonReply(202, { accepted: batch.length })
+      }
+      const { sample, echo } = toSample(parsed.one, now())
       await writer.write(clientId, [sample])
       // The contract's 202 body renders cpu_load as a float whatever was sent (DATA_RETURN does not).
       return jsonReply(202, echo.cpu_load ? { ...echo, cpu_load: float(echo.cpu_load.value) } : echo)

@@ -14,7 +14,7 @@ export interface Request {
   remote: string
 }
 
-export const requestHeaders = ['authorization', 'content-type'] as const
+export const requestHeaders = ['authorization', 'content-type', 'content-encoding'] as const
 export type RequestHeader = (typeof requestHeaders)[number]
 
 export interface Reply {

@@ -1,9 +1,9 @@
-// Request bodies -> validated samples (contract, "Send a sample"). Inputs stay `unknown` until valibot has
-// checked them; numbers arrive as Num so that the echo prints them as they were sent.
-import { parse as parseLossless } from 'lossless-json'
+// Parsed bodies -> validated samples (contract, "Send a sample"). Inputs stay `unknown` until valibot has
+// checked them. A single sample's numbers arrive as Num so that its echo prints them as they were sent;
+// a batch's arrive as plain numbers (nothing is echoed).
 import * as v from 'valibot'
-import { badRequest } from '../http/reply.js'
-import { Num, float, numFromLexeme } from '../wire/pyjson.js'
+import { badRequest, HttpError } from '../http/reply.js'
+import { Num } from '../wire/pyjson.js'
 
 export interface Sample {
   /** Unix seconds. */
@@ -22,13 +22,15 @@ export interface Accepted {
 // Year 9999: times stay printable as dates and far inside a bigint.
 const maxTime = 253402300799
 
+const valueOf = (n: number | Num) => (typeof n === 'number' ? n : n.value)
+
 const number = (range: string, ok: (n: number) => boolean) =>
   v.optional(
     v.nullable(
       v.pipe(
-        v.instance(Num, 'not a number'),
-        v.check((n) => Number.isFinite(n.value), 'not a finite number'),
-        v.check((n) => ok(n.value), range),
+        v.union([v.number(), v.instance(Num)], 'not a number'),
+        v.check((n) => Number.isFinite(valueOf(n)), 'not a finite number'),
+        v.check((n) => ok(valueOf(n)), range),
       ),
     ),
   )
@@ -40,70 +42,42 @@ const sampleSchema = v.looseObject({
   time: number(`whole unix seconds from 0 to ${maxTime}`, (n) => Number.isInteger(n) && n >= 0 && n <= maxTime),
 })
 
-export const incorrectDataSize = () => badRequest('incorrect data size')
+export const incorrectDataSize = (detail: Record<string, number> = {}) => badRequest('incorrect data size', detail)
 
-/** Validates one sample object; `now` is the time of a sample that carries none. */
-export function toSample(data: unknown, now: number): Accepted {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw incorrectDataSize()
+function check(data: unknown, where: Record<string, number>) {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw incorrectDataSize(where)
   const result = v.safeParse(sampleSchema, data)
   if (!result.success) {
     const issue = result.issues[0]
-    throw badRequest('value error', { field: String(issue.path?.[0]?.key ?? ''), detail: issue.message })
+    throw badRequest('value error', { ...where, field: String(issue.path?.[0]?.key ?? ''), detail: issue.message })
   }
-  const { cpu_load, mem, storage, time } = result.output
-  if (cpu_load == null && mem == null && storage == null) throw incorrectDataSize()
-  const echo: Record<string, Num> = {}
-  if (cpu_load != null) echo.cpu_load = cpu_load
-  if (mem != null) echo.mem = mem
-  if (storage != null) echo.storage = storage
-  echo.time = time ?? new Num(now, String(now))
-  return {
-    sample: { t: echo.time.value, cpu: cpu_load?.value ?? null, mem: mem?.value ?? null, storage: storage?.value ?? null },
-    echo,
-  }
-}
-
-/** JSON as Python's json.loads reads it: numbers keep whether they were ints or floats. */
-export function parseJson(text: string): unknown {
-  try {
-    return parseLossless(text, null, numFromLexeme)
-  } catch (e) {
-    throw badRequest('invalid JSON', { detail: (e as Error).message })
-  }
-}
-
-const formNumber = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
-
-/** A form body's fields as Python would read them with int() or float(); anything else stays a string. */
-function parseForm(text: string): Record<string, unknown> {
-  const fields: Record<string, unknown> = Object.create(null)
-  for (const [key, value] of new URLSearchParams(text)) {
-    if (key in fields) continue
-    const s = value.trim()
-    if (/^[+-]?\d+$/.test(s)) fields[key] = new Num(Number(s), BigInt(s).toString())
-    else if (formNumber.test(s)) fields[key] = float(Number(s))
-    else fields[key] = value
-  }
+  const fields = result.output
+  if (fields.cpu_load == null && fields.mem == null && fields.storage == null) throw incorrectDataSize(where)
   return fields
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+const orNull = (n: number | Num | null | undefined) => (n == null ? null : valueOf(n))
 
-export function decodeText(body: Uint8Array): string {
-  try {
-    return utf8.decode(body)
-  } catch {
-    throw badRequest('body is not UTF-8')
-  }
+/** Validates one sample object; `now` is the time of a sample that carries none. */
+export function toSample(data: unknown, now: number): Accepted {
+  const { cpu_load, mem, storage, time } = check(data, {})
+  const echo: Record<string, Num> = {}
+  const num = (n: number | Num) => (n instanceof Num ? n : new Num(n, String(n)))
+  if (cpu_load != null) echo.cpu_load = num(cpu_load)
+  if (mem != null) echo.mem = num(mem)
+  if (storage != null) echo.storage = num(storage)
+  echo.time = time == null ? new Num(now, String(now)) : num(time)
+  return { sample: { t: echo.time.value, cpu: orNull(cpu_load), mem: orNull(mem), storage: orNull(storage) }, echo }
 }
 
-/**
- * A sample body: form-encoded (GUI client), JSON with its content type, or JSON sent with curl's default
- * form content type (the original README), told apart by its first character.
- */
-export function parseSampleBody(contentType: string | undefined, body: Uint8Array): unknown {
-  const text = decodeText(body).trim()
-  if (text === '') throw incorrectDataSize()
-  const isJson = /^application\/([\w.+-]*\+)?json\b/i.test(contentType ?? '') || text[0] === '{' || text[0] === '['
-  return isJson ? parseJson(text) : parseForm(text)
+/** A batch: all of it or nothing, the first bad sample named by its index. */
+export function toSamples(items: unknown[], now: number, maxSamples: number): Sample[] {
+  if (items.length === 0) throw incorrectDataSize()
+  if (items.length > maxSamples) {
+    throw new HttpError(413, { error: `a batch holds at most ${maxSamples} samples (MAX_BATCH_SAMPLES)` })
+  }
+  return items.map((item, index) => {
+    const { cpu_load, mem, storage, time } = check(item, { index })
+    return { t: time == null ? now : valueOf(time), cpu: orNull(cpu_load), mem: orNull(mem), storage: orNull(storage) }
+  })
 }

@@ -1,29 +1,155 @@
 // The one write path: every sample from every transport is stored here, and write() resolves only after
-// its rows are committed. Group commit (issue 4) will live here without touching the callers.
-import type { SampleStore } from '../store/samples.js'
+// its rows are committed. Samples from all senders are grouped into one multi-row statement per batch
+// (group commit); a few statements run at once, so one batch commits while the next is collected.
+import { unavailable } from '../http/reply.js'
 import type { Sample } from './sample.js'
 
 export interface Writer {
+  /** Resolves once every sample is committed; rejects (503) when the queue stays full or the database fails. */
   write(clientId: number, samples: Sample[]): Promise<void>
+  /** Waits for everything accepted so far to be committed or failed. */
+  drain(): Promise<void>
+  readonly stats: { batches: number; rows: number; rejected: number }
 }
 
-/** Samples of one client for one second merge: later fields replace earlier ones, missing ones stay. */
-export function mergeSeconds(samples: Sample[]): Sample[] {
-  if (samples.length < 2) return samples
-  const bySecond = new Map<number, Sample>()
-  for (const s of samples) {
-    const prev = bySecond.get(s.t)
-    bySecond.set(s.t, prev ? { t: s.t, cpu: s.cpu ?? prev.cpu, mem: s.mem ?? prev.mem, storage: s.storage ?? prev.storage } : s)
+/** What the writer needs of storage: commit these rows in one statement, (client, t) pairs unique. */
+export type StoreRows = (clientIds: number[], samples: Sample[]) => Promise<void>
+
+export interface WriterOptions {
+  /** Samples waiting for a statement, at most; past it senders wait up to `queueWaitMs`, then get 503. */
+  maxQueued: number
+  queueWaitMs: number
+  /** Rows per statement, at most (a single larger request still goes as one statement). */
+  maxBatchRows: number
+  /** Statements in flight at once; each holds one database connection. */
+  concurrency: number
+}
+
+interface Entry {
+  clientId: number
+  samples: Sample[]
+  resolve: () => void
+  reject: (e: unknown) => void
+}
+
+export class GroupWriter implements Writer {
+  readonly stats = { batches: 0, rows: 0, rejected: 0 }
+  /** Entries not yet in a statement, oldest first; `#queued` counts their samples. */
+  #queue: Entry[] = []
+  #queued = 0
+  #inFlight = 0
+  #scheduled = false
+  /** Senders waiting for queue space, woken as statements complete. */
+  readonly #waitingForSpace = new Set<() => void>()
+  readonly #idle = new Set<() => void>()
+
+  constructor(
+    private readonly store: StoreRows,
+    private readonly options: WriterOptions,
+  ) {}
+
+  async write(clientId: number, samples: Sample[]): Promise<void> {
+    if (this.#queued > 0 && this.#queued + samples.length > this.options.maxQueued) await this.#space(samples.length)
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ clientId, samples, resolve, reject })
+      this.#queued += samples.length
+      this.#schedule()
+    })
   }
-  return [...bySecond.values()]
+
+  drain(): Promise<void> {
+    if (this.#queued === 0 && this.#inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.add(resolve))
+  }
+
+  async #space(needed: number): Promise<void> {
+    const deadline = Date.now() + this.options.queueWaitMs
+    while (this.#queued > 0 && this.#queued + needed > this.options.maxQueued) {
+      const left = deadline - Date.now()
+      if (left <= 0 || !(await this.#wakeWithin(left))) {
+        this.stats.rejected++
+        throw unavailable('the database is behind: too many samples waiting (INGEST_MAX_QUEUED)')
+      }
+    }
+  }
+
+  #wakeWithin(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer)
+        this.#waitingForSpace.delete(wake)
+        resolve(true)
+      }
+      const timer = setTimeout(() => {
+        this.#waitingForSpace.delete(wake)
+        resolve(false)
+      }, ms)
+      this.#waitingForSpace.add(wake)
+    })
+  }
+
+  #schedule(): void {
+    // Everything that arrives in this turn of the event loop joins the same statement; a lone sample waits
+    // for nothing else.
+    if (this.#scheduled || this.#inFlight >= this.options.concurrency) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      while (this.#queue.length > 0 && this.#inFlight < this.options.concurrency) void this.#flush(this.#take())
+    })
+  }
+
+  #take(): Entry[] {
+    let rows = 0
+    let n = 0
+    while (n < this.#queue.length && (n === 0 || rows + this.#queue[n].samples.length <= this.options.maxBatchRows)) {
+      rows += this.#queue[n].samples.length
+      n++
+    }
+    const batch = this.#queue.slice(0, n)
+    this.#queue = this.#queue.slice(n)
+    this.#queued -= rows
+    return batch
+  }
+
+  async #flush(batch: Entry[]): Promise<void> {
+    this.#inFlight++
+    for (const wake of this.#waitingForSpace) wake()
+    try {
+      const { clientIds, samples } = mergeBatch(batch)
+      await this.store(clientIds, samples)
+      this.stats.batches++
+      this.stats.rows += samples.length
+      for (const e of batch) e.resolve()
+    } catch (e) {
+      for (const entry of batch) entry.reject(e)
+    } finally {
+      this.#inFlight--
+      if (this.#queue.length > 0) this.#schedule()
+      else if (this.#inFlight === 0) {
+        for (const resolve of this.#idle) resolve()
+        this.#idle.clear()
+      }
+    }
+  }
 }
 
-export const directWriter = (store: SampleStore): Writer => ({
-  async write(clientId, samples) {
-    const rows = mergeSeconds(samples)
-    await store.upsert(
-      rows.map(() => clientId),
-      rows,
-    )
-  },
-})
+/**
+ * One row per (client, second), later samples' fields replacing earlier ones (PostgreSQL refuses to update a
+ * row twice in one statement), sorted so that concurrent statements lock rows in one order and never deadlock.
+ */
+export function mergeBatch(batch: { clientId: number; samples: Sample[] }[]): { clientIds: number[]; samples: Sample[] } {
+  const rows = new Map<string, { clientId: number; sample: Sample }>()
+  for (const { clientId, samples } of batch) {
+    for (const s of samples) {
+      const key = `${clientId}:${s.t}`
+      const prev = rows.get(key)
+      rows.set(key, {
+        clientId,
+        sample: prev ? { t: s.t, cpu: s.cpu ?? prev.sample.cpu, mem: s.mem ?? prev.sample.mem, storage: s.storage ?? prev.sample.storage } : s,
+      })
+    }
+  }
+  const sorted = [...rows.values()].sort((a, b) => a.clientId - b.clientId || a.sample.t - b.sample.t)
+  return { clientIds: sorted.map((r) => r.clientId), samples: sorted.map((r) => r.sample) }
+}

@@ -4,7 +4,10 @@ import { startEmbedded } from './embedded.js'
 import { migrate } from './migrations.js'
 
 export interface Database {
+  /** Queries, slices and logins. */
   sql: Sql
+  /** The write path's own connections, so that ingest and reads never wait for each other. */
+  writeSql: Sql
   /** Where the data lives, password redacted, for the start-up log. */
   description: string
   close(): Promise<void>
@@ -14,6 +17,7 @@ export interface DatabaseOptions {
   databaseUrl?: string
   dataDir: string
   poolSize: number
+  writeConnections: number
 }
 
 export class DatabaseError extends Error {}
@@ -35,15 +39,18 @@ export async function openDatabase(options: DatabaseOptions, log: (line: string)
   const embedded = options.databaseUrl ? undefined : await startEmbedded(options.dataDir, log)
   const url = options.databaseUrl ?? embedded!.url
   const description = embedded ? `embedded PostgreSQL in ${options.dataDir} (${redact(url)})` : redact(url)
-  const sql = postgres(url, {
-    max: options.poolSize,
-    onnotice: () => undefined,
-    connection: { application_name: 'system-monitor' },
-    // Sample times are bigints that stay far inside a double's exact range (year 9999 at most).
-    types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
-  })
+  const pool = (max: number) =>
+    postgres(url, {
+      max,
+      onnotice: () => undefined,
+      connection: { application_name: 'system-monitor' },
+      // Sample times are bigints that stay far inside a double's exact range (year 9999 at most).
+      types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
+    })
+  const sql = pool(options.poolSize)
+  const writeSql = pool(options.writeConnections)
   const close = async () => {
-    await sql.end({ timeout: 5 })
+    await Promise.all([sql.end({ timeout: 5 }), writeSql.end({ timeout: 5 })])
     await embedded?.stop()
   }
   try {
@@ -55,7 +62,7 @@ export async function openDatabase(options: DatabaseOptions, log: (line: string)
     await close().catch(() => undefined)
     throw e
   }
-  return { sql, description, close }
+  return { sql, writeSql, description, close }
 }
 
 async function waitForServer(sql: Sql, description: string, log: (line: string) => void): Promise<number> {

@@ -12,7 +12,7 @@ export interface Span {
 const sliceChunkRows = 1000
 
 export interface SampleStore {
-  /** One statement for any number of rows; (client, t) pairs must be unique within the call. */
+  /** One statement on the write connections for any number of rows; (client, t) pairs must be unique. */
   upsert(clientIds: number[], samples: Sample[]): Promise<void>
   span(clientId: number): Promise<Span | undefined>
   /** The JSON text of the rows with start <= t <= end, in time order, a chunk per round trip. */
@@ -21,7 +21,7 @@ export interface SampleStore {
 
 const renderFloat = (n: number | null) => (n === null ? 'null' : floatRepr(n))
 
-export const sampleStore = (sql: Sql): SampleStore => ({
+export const sampleStore = (sql: Sql, writeSql: Sql): SampleStore => ({
   async upsert(clientIds, samples) {
     const t: number[] = [], cpu: (number | null)[] = [], mem: (number | null)[] = [], storage: (number | null)[] = []
     for (const s of samples) {
@@ -31,7 +31,7 @@ export const sampleStore = (sql: Sql): SampleStore => ({
       storage.push(s.storage)
     }
     // A field the new sample lacks keeps its stored value (contract: a re-sent second merges).
-    await sql`
+    await writeSql`
       insert into samples (client_id, t, cpu, mem, storage)
       select * from unnest(${clientIds}::int4[], ${t}::int8[], ${cpu}::float8[], ${mem}::float8[], ${storage}::float8[])
       on conflict (client_id, t) do update set

@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http'
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { Connection, EchoSession } from '../ws/echo.js'
-import { payloadTooLarge, requestHeaders, type Reply, type Request } from '../http/reply.js'
+import { payloadTooLarge, requestHeaders, unavailable, type Reply, type Request } from '../http/reply.js'
 
 // The native module has this constant; its typings only declare it as an enum member.
 const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as typeof uWS & { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }
@@ -18,6 +18,8 @@ export interface ServeOptions {
   port: number
   /** The largest request body, and the largest WebSocket message. */
   maxBodyBytes: number
+  /** Request bodies held at once across all connections. */
+  maxBufferedBodyBytes: number
   /** uWS closes a WebSocket with more than this queued (the protocol skips EVENTs well before). */
   maxSocketBackpressure: number
   /** A streamed reply whose reader has not taken data for this long is cut off. */
@@ -28,12 +30,6 @@ export interface Server {
   port: number
   /** Stops accepting connections; open ones finish. */
   close(): void
-}
-
-interface Exchange {
-  aborted: boolean
-  /** Woken on abort, while a streamed reply waits for the socket to drain. */
-  onAbort?: () => void
 }
 
 const statusLines = new Map<number, string>()
@@ -51,6 +47,7 @@ interface SocketData {
 }
 
 export function serve(app: App, options: ServeOptions): Promise<Server> {
+  const budget = new BodyBudget(options.maxBufferedBodyBytes)
   const server = uWS.App()
     .ws<SocketData>(app.socketPath, {
       maxPayloadLength: options.maxBodyBytes,
@@ -85,7 +82,7 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
         data.session?.onClose()
       },
     })
-    .any('/*', (res, req) => onRequest(app, options, res, req))
+    .any('/*', (res, req) => onRequest(app, options, budget, res, req))
   return new Promise((resolve, reject) => {
     // Exclusive: by default uWS would share a busy port with another process without a word.
     const listen = server.listen as unknown as (host: string, port: number, options: number, cb: (t: us_listen_socket | false) => void) => TemplatedApp
@@ -96,8 +93,21 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
   })
 }
 
-function onRequest(app: App, options: ServeOptions, res: HttpResponse, req: HttpRequest): void {
-  // HttpRequest is only valid in this synchronous call: copy what the app reads.
+/** Request bodies held in memory across all connections, so that many large uploads cannot exhaust it. */
+class BodyBudget {
+  #used = 0
+  constructor(private readonly max: number) {}
+  take(bytes: number): boolean {
+    if (this.#used + bytes > this.max) return false
+    this.#used += bytes
+    return true
+  }
+  give(bytes: number): void {
+    this.#used -= bytes
+  }
+}
+
+function onRequest(app: App, options: ServeOptions, budget: BodyBudget, res: HttpResponse, req: HttpRequest): void {
   const url = req.getUrl()
   // The JS fallback's getUrl keeps the query (and its getQuery throws).
   const mark = nativeLoaded ? -1 : url.indexOf('?')
@@ -107,143 +117,166 @@ function onRequest(app: App, options: ServeOptions, res: HttpResponse, req: Http
     query: nativeLoaded ? (req.getQuery() ?? '') : mark < 0 ? '' : url.slice(mark + 1),
     headers: {},
     body: empty,
-    // The JS fallback (ALLOW_UWS_FALLBACK) lacks this; the login throttle then keys on the username alone.
+    // The JS fallback lacks this; the login throttle then keys on the username alone.
     remote: nativeLoaded ? textDecoder.decode(res.getRemoteAddressAsText()) : '',
   }
+  // HttpRequest is only valid in this synchronous call: copy what the app reads.
   for (const name of requestHeaders) {
     const value = req.getHeader(name)
     if (value !== '') request.headers[name] = value
   }
-  const exchange: Exchange = { aborted: false }
-  res.onAborted(() => {
-    exchange.aborted = true
-    exchange.onAbort?.()
-  })
+  const exchange = new Exchange(app, options, res, request)
   const contentLength = req.getHeader('content-length')
-  const chunked = req.getHeader('transfer-encoding') !== ''
-  if (contentLength === '' && !chunked) return dispatch(app, options, res, exchange, request)
+  if (contentLength === '' && req.getHeader('transfer-encoding') === '') return exchange.dispatch()
   const declared = contentLength === '' ? -1 : Number(contentLength)
   // Trust a declared length (hono's body-limit does the same): refuse without reading the body.
-  if (declared > options.maxBodyBytes) return send(app, options, res, exchange, request, payloadTooLarge(options.maxBodyBytes).reply())
-  readBody(res, declared, options.maxBodyBytes, (body) => {
-    if (body === undefined) send(app, options, res, exchange, request, payloadTooLarge(options.maxBodyBytes).reply())
-    else dispatch(app, options, res, exchange, { ...request, body })
-  })
+  if (declared > options.maxBodyBytes) return exchange.send(payloadTooLarge(options.maxBodyBytes).reply())
+  exchange.readBody(declared, budget)
 }
 
-/** Calls back once with the whole body, or with undefined as soon as it passes the limit. */
-function readBody(res: HttpResponse, declared: number, limit: number, done: (body: Uint8Array | undefined) => void): void {
-  let buffer = new Uint8Array(declared >= 0 ? declared : 1024)
-  let length = 0
-  let finished = false
-  res.onData((chunk, isLast) => {
-    if (finished) return
-    // The chunk's memory is reused once this callback returns: copy it.
-    const bytes = new Uint8Array(chunk)
-    if (length + bytes.length > limit) {
-      finished = true
-      return done(undefined)
-    }
-    if (length + bytes.length > buffer.length) {
-      const grown = new Uint8Array(Math.min(limit, Math.max(buffer.length * 2, length + bytes.length)))
-      grown.set(buffer.subarray(0, length))
-      buffer = grown
-    }
-    buffer.set(bytes, length)
-    length += bytes.length
-    if (isLast) {
-      finished = true
-      done(buffer.subarray(0, length))
-    }
-  })
-}
+const busy = unavailable('too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES)')
 
-function dispatch(app: App, options: ServeOptions, res: HttpResponse, exchange: Exchange, request: Request): void {
-  app.handle(request)
-    .then((reply) => send(app, options, res, exchange, request, reply))
-    .catch((e) => {
-      app.errorReply(e, request) // for its log line
-      if (!exchange.aborted) res.close()
+/** One request and its reply: abort tracking, body reading, and every write to the response. */
+class Exchange {
+  aborted = false
+  /** Woken on abort, while a streamed reply waits for the socket to drain. */
+  onAbort?: () => void
+  /** Bytes of the body budget this request holds until its reply is out. */
+  #reserved = 0
+  #budget?: BodyBudget
+
+  constructor(
+    private readonly app: App,
+    private readonly options: ServeOptions,
+    private readonly res: HttpResponse,
+    private readonly request: Request,
+  ) {
+    res.onAborted(() => {
+      this.aborted = true
+      this.#release()
+      this.onAbort?.()
     })
-}
-
-function send(app: App, options: ServeOptions, res: HttpResponse, exchange: Exchange, request: Request, reply: Reply): void {
-  const body = reply.body
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    if (exchange.aborted) return
-    res.cork(() => {
-      writeHead(res, reply)
-      res.end(body, reply.close)
-    })
-  } else {
-    void stream(app, options, res, exchange, request, reply, body[Symbol.asyncIterator]())
   }
-}
 
-function writeHead(res: HttpResponse, reply: Reply): void {
-  res.writeStatus(statusLine(reply.status))
-  for (const name in reply.headers) res.writeHeader(name, reply.headers[name])
-}
-
-async function stream(
-  app: App,
-  options: ServeOptions,
-  res: HttpResponse,
-  exchange: Exchange,
-  request: Request,
-  reply: Reply,
-  chunks: AsyncIterator<string>,
-): Promise<void> {
-  let next: IteratorResult<string>
-  try {
-    // The status is written only once the first chunk exists, so an early failure still gets its own status.
-    next = await chunks.next()
-  } catch (e) {
-    return send(app, options, res, exchange, request, app.errorReply(e, request))
-  }
-  let headWritten = false
-  try {
-    while (!exchange.aborted) {
-      if (next.done) {
-        res.cork(() => {
-          if (!headWritten) writeHead(res, reply)
-          res.end()
-        })
-        return
+  /** Reads the body into a buffer that grows with what arrives (not with what is declared), then dispatches. */
+  readBody(declared: number, budget: BodyBudget): void {
+    const limit = this.options.maxBodyBytes
+    this.#budget = budget
+    let buffer = empty
+    let length = 0
+    let finished = false
+    this.res.onData((chunk, isLast) => {
+      if (finished) return
+      if (length + chunk.byteLength > limit) {
+        finished = true
+        return this.send(payloadTooLarge(limit).reply())
       }
-      let ok = true
-      const chunk = next.value
-      res.cork(() => {
-        if (!headWritten) writeHead(res, reply)
-        ok = res.write(chunk)
-      })
-      headWritten = true
-      // The JS fallback has no onWritable; Node's own stream buffers for it.
-      if (!ok && nativeLoaded && !(await writable(res, exchange, options.stallMs))) break
-      if (exchange.aborted) break
-      next = await chunks.next()
-    }
-  } catch (e) {
-    app.errorReply(e, request) // for its log line: the status is already out
-  }
-  // Aborted, stalled or failed mid-stream: the status is out, so the only honest end is a cut connection.
-  await chunks.return?.()
-  if (!exchange.aborted) res.close()
-}
-
-/** Resolves true when the socket drained, false when the client went away or stalled past `stallMs`. */
-function writable(res: HttpResponse, exchange: Exchange, stallMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const finish = (ok: boolean) => {
-      clearTimeout(timer)
-      exchange.onAbort = undefined
-      resolve(ok)
-    }
-    const timer = setTimeout(() => finish(false), stallMs)
-    exchange.onAbort = () => finish(false)
-    res.onWritable(() => {
-      finish(true)
-      return true
+      if (length + chunk.byteLength > buffer.length) {
+        const size = Math.min(limit, declared >= 0 ? declared : limit, Math.max(buffer.length * 2, length + chunk.byteLength, 64 * 1024))
+        if (!budget.take(size - this.#reserved)) {
+          finished = true
+          return this.send({ ...busy.reply(), close: true })
+        }
+        this.#reserved = size
+        const grown = new Uint8Array(size)
+        grown.set(buffer.subarray(0, length))
+        buffer = grown
+      }
+      // The chunk's memory is reused once this callback returns: copy it.
+      buffer.set(new Uint8Array(chunk), length)
+      length += chunk.byteLength
+      if (isLast) {
+        finished = true
+        this.request.body = buffer.subarray(0, length)
+        this.dispatch()
+      }
     })
-  })
+  }
+
+  dispatch(): void {
+    this.app
+      .handle(this.request)
+      .then((reply) => this.send(reply))
+      .catch((e) => {
+        this.app.errorReply(e, this.request) // for its log line
+        if (!this.aborted) this.res.close()
+      })
+  }
+
+  send(reply: Reply): void {
+    const body = reply.body
+    if (typeof body !== 'string' && !(body instanceof Uint8Array)) return void this.#stream(reply, body[Symbol.asyncIterator]())
+    this.#release()
+    if (this.aborted) return
+    this.res.cork(() => {
+      this.#writeHead(reply)
+      this.res.end(body, reply.close)
+    })
+  }
+
+  #release(): void {
+    this.#budget?.give(this.#reserved)
+    this.#reserved = 0
+  }
+
+  #writeHead(reply: Reply): void {
+    this.res.writeStatus(statusLine(reply.status))
+    for (const name in reply.headers) this.res.writeHeader(name, reply.headers[name])
+  }
+
+  async #stream(reply: Reply, chunks: AsyncIterator<string>): Promise<void> {
+    this.#release()
+    let next: IteratorResult<string>
+    try {
+      // The status is written only once the first chunk exists, so an early failure still gets its own status.
+      next = await chunks.next()
+    } catch (e) {
+      return this.send(this.app.errorReply(e, this.request))
+    }
+    let headWritten = false
+    try {
+      while (!this.aborted) {
+        if (next.done) {
+          this.res.cork(() => {
+            if (!headWritten) this.#writeHead(reply)
+            this.res.end()
+          })
+          return
+        }
+        let ok = true
+        const chunk = next.value
+        this.res.cork(() => {
+          if (!headWritten) this.#writeHead(reply)
+          ok = this.res.write(chunk)
+        })
+        headWritten = true
+        // The JS fallback has no onWritable; Node's own stream buffers for it.
+        if (!ok && nativeLoaded && !(await this.#writable())) break
+        if (this.aborted) break
+        next = await chunks.next()
+      }
+    } catch (e) {
+      this.app.errorReply(e, this.request) // for its log line: the status is already out
+    }
+    // Aborted, stalled or failed mid-stream: the status is out, so the only honest end is a cut connection.
+    await chunks.return?.()
+    if (!this.aborted) this.res.close()
+  }
+
+  /** Resolves true when the socket drained, false when the client went away or stalled past stallMs. */
+  #writable(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const finish = (ok: boolean) => {
+        clearTimeout(timer)
+        this.onAbort = undefined
+        resolve(ok)
+      }
+      const timer = setTimeout(() => finish(false), this.options.stallMs)
+      this.onAbort = () => finish(false)
+      this.res.onWritable(() => {
+        finish(true)
+        return true
+      })
+    })
+  }
 }

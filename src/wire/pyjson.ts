@@ -21,6 +21,12 @@ export function numFromLexeme(lexeme: string): Num {
 
 /** Python's repr(float): shortest round-trip digits, fixed notation for exponents -4..15. */
 export function floatRepr(n: number): string {
+  // Where both print fixed notation, JavaScript's shortest round-trip digits are Python's (the hot case).
+  const abs = Math.abs(n)
+  if (abs >= 1e-4 && abs < 1e16) {
+    const text = String(n)
+    return text.includes('.') ? text : text + '.0'
+  }
   if (Number.isNaN(n)) return 'NaN'
   if (!Number.isFinite(n)) return n > 0 ? 'Infinity' : '-Infinity'
   if (n === 0) return Object.is(n, -0) ? '-0.0' : '0.0'

@@ -4,7 +4,8 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { HostSampler, Snapshot } from '../host/sampler.js'
 import { memoryFigures, workTime } from '../http/monitor.js'
 import { HttpError } from '../http/reply.js'
-import { parseJson, toSample } from '../ingest/sample.js'
+import { parseJson } from '../ingest/body.js'
+import { toSample, toSamples } from '../ingest/sample.js'
 import type { Writer } from '../ingest/writer.js'
 import { dumps, float, Num, type PyValue } from '../wire/pyjson.js'
 import { inUnit } from '../wire/units.js'
@@ -23,6 +24,7 @@ export interface EchoServices {
   auth: Authenticator
   writer: Writer
   now: () => number
+  maxBatchSamples: number
   logError: (message: string, error: unknown) => void
   /** EVENTs are skipped while more than this is queued for a connection... */
   maxBufferedBytes: number
@@ -176,6 +178,11 @@ export class EchoSession {
     if (id === undefined) {
       id = await this.services.auth.authenticate(clientId, undefined, this.remote)
       this.#clients.set(clientId, id)
+    }
+    if (Array.isArray(message.data)) {
+      const batch = toSamples(message.data, this.services.now(), this.services.maxBatchSamples)
+      await this.services.writer.write(id, batch)
+      return { text: dumps({ type: 'DATA_RETURN', payload: { accepted: batch.length } }) }
     }
     const { sample, echo } = toSample(message.data, this.services.now())
     await this.services.writer.write(id, [sample])

@@ -1,0 +1,196 @@
+// Batch uploads (JSON arrays, NDJSON, gzip) and the write path's promises: all or nothing, nothing
+// acknowledged before it is committed, and 503 instead of unbounded memory when PostgreSQL falls behind.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { gzipSync } from 'node:zlib'
+import postgres from 'postgres'
+import { mergeBatch } from '../src/ingest/writer.js'
+import { basic, client, uniqueName } from './http.js'
+import { databaseUrl, startServer, type RunningServer } from './server.js'
+import { connect } from './ws.js'
+
+let server: RunningServer
+let http: ReturnType<typeof client>
+before(async () => {
+  server = await startServer({ MAX_BATCH_SAMPLES: '5000' })
+  http = client(server.url)
+})
+after(async () => {
+  assert.equal(await server.stop(), 0)
+})
+
+async function register(on = http) {
+  const username = uniqueName('batch')
+  assert.equal((await on.post('/client', JSON.stringify({ username, pass: 'pw' }))).status, 200)
+  return basic(username, 'pw')
+}
+
+const samples = (n: number, from = 1_000_000) =>
+  Array.from({ length: n }, (_, i) => ({ cpu_load: (i % 1000) / 10, mem: i, storage: 2 * i, time: from + i }))
+const json = { 'content-type': 'application/json' }
+const ndjson = { 'content-type': 'application/x-ndjson' }
+
+async function stored(clientId: string): Promise<{ cpu: number; mem: number; storage: number; unix_time: number }[]> {
+  const res = await http.get(`/client/${clientId}/time/report`)
+  assert.equal(res.status, 200)
+  return (res.json() as { payload: { cpu: number; mem: number; storage: number; unix_time: number }[] }).payload
+}
+
+describe('batch uploads', () => {
+  test('a JSON array of 1,000 samples is answered {"accepted": 1000} and stored exactly', async () => {
+    const clientId = await register()
+    const batch = samples(1000)
+    const res = await http.post(`/client/${clientId}`, JSON.stringify(batch), json)
+    assert.deepEqual([res.status, res.text], [202, '{"accepted": 1000}'])
+    const rows = await stored(clientId)
+    assert.equal(rows.length, 1000)
+    assert.deepEqual(rows[999], { cpu: 99.9, mem: 999, storage: 1998, unix_time: 1_000_999 })
+    assert.deepEqual(
+      rows.map((r) => r.unix_time),
+      batch.map((s) => s.time),
+    )
+  })
+
+  test('NDJSON, with blank lines and a final newline, and with the form content type for arrays', async () => {
+    const clientId = await register()
+    const body = samples(3).map((s) => JSON.stringify(s)).join('\n\n') + '\n'
+    assert.deepEqual([(await http.post(`/client/${clientId}`, body, ndjson)).text], ['{"accepted": 3}'])
+    const curlStyle = await http.post(`/client/${clientId}`, JSON.stringify(samples(2, 2_000_000)))
+    assert.deepEqual([curlStyle.status, curlStyle.text], [202, '{"accepted": 2}'])
+    assert.equal((await stored(clientId)).length, 5)
+  })
+
+  test('gzip-encoded arrays and NDJSON', async () => {
+    const clientId = await register()
+    const array = await http.post(`/client/${clientId}`, gzipSync(JSON.stringify(samples(500))), { ...json, 'content-encoding': 'gzip' })
+    assert.deepEqual([array.status, array.text], [202, '{"accepted": 500}'])
+    const lines = gzipSync(samples(10, 3_000_000).map((s) => JSON.stringify(s)).join('\n'))
+    const nd = await http.post(`/client/${clientId}`, lines, { ...ndjson, 'content-encoding': 'gzip' })
+    assert.deepEqual([nd.status, nd.text], [202, '{"accepted": 10}'])
+    const one = await http.post(`/client/${clientId}`, gzipSync('cpu_load=5&time=7'), { 'content-encoding': 'gzip' })
+    assert.deepEqual([one.status, one.text], [202, '{"cpu_load": 5.0, "time": 7}'])
+    assert.equal((await stored(clientId)).length, 511)
+  })
+
+  test('gzip that inflates past the limit is 413; broken gzip 400; another encoding 415', async () => {
+    const clientId = await register()
+    const bomb = gzipSync(Buffer.alloc(20 * 1024 * 1024, ' '))
+    assert.ok(bomb.length < 64 * 1024)
+    assert.equal((await http.post(`/client/${clientId}`, bomb, { 'content-encoding': 'gzip' })).status, 413)
+    assert.equal((await http.post(`/client/${clientId}`, 'not gzip', { 'content-encoding': 'gzip' })).status, 400)
+    assert.equal((await http.post(`/client/${clientId}`, 'mem=1', { 'content-encoding': 'br' })).status, 415)
+    assert.equal((await http.get(`/client/${clientId}/time`)).status, 406)
+  })
+
+  test('all or nothing: one bad sample rejects the batch, naming its index', async () => {
+    const clientId = await register()
+    const batch: unknown[] = samples(10)
+    batch[3] = { cpu_load: 250, time: 5 }
+    const res = await http.post(`/client/${clientId}`, JSON.stringify(batch), json)
+    assert.deepEqual([res.status, res.json()], [400, { error: 'value error', index: 3, field: 'cpu_load', detail: 'from 0 to 100' }])
+    const nd = await http.post(`/client/${clientId}`, '{"mem": 1}\n{"mem": 2\n{"mem": 3}', ndjson)
+    assert.equal(nd.status, 400)
+    assert.deepEqual([(nd.json() as { error: string }).error, (nd.json() as { index: number }).index], ['invalid JSON', 1])
+    const empty = await http.post(`/client/${clientId}`, '[{"mem": 1}, {}]', json)
+    assert.deepEqual([empty.status, empty.json()], [400, { error: 'incorrect data size', index: 1 }])
+    for (const body of ['[]', '[1, 2]', '[[{"mem": 1}]]']) assert.equal((await http.post(`/client/${clientId}`, body, json)).status, 400, body)
+    assert.equal((await http.get(`/client/${clientId}/time`)).status, 406)
+  })
+
+  test('a batch over MAX_BATCH_SAMPLES is 413', async () => {
+    const clientId = await register()
+    const res = await http.post(`/client/${clientId}`, JSON.stringify(samples(5001)), json)
+    assert.equal(res.status, 413)
+    assert.match((res.json() as { error: string }).error, /MAX_BATCH_SAMPLES/)
+  })
+
+  test('samples for one second inside a batch merge like re-sent ones', async () => {
+    const clientId = await register()
+    const batch = [{ cpu_load: 1, mem: 1, time: 9 }, { mem: 2, time: 9 }, { storage: 3, time: 9 }, { cpu_load: 4, time: 10 }]
+    assert.equal((await http.post(`/client/${clientId}`, JSON.stringify(batch), json)).text, '{"accepted": 4}')
+    assert.deepEqual(await stored(clientId), [
+      { cpu: 1, mem: 2, storage: 3, unix_time: 9 },
+      { cpu: 4, mem: null, storage: null, unix_time: 10 },
+    ])
+  })
+
+  test('WebSocket CLIENT_DATA with an array of samples', async () => {
+    const clientId = await register()
+    const ws = await connect(server.url)
+    ws.send({ type: 'HELLO' })
+    await ws.next()
+    ws.send({ type: 'CLIENT_DATA', data: samples(100), interval: 1, client_id: clientId })
+    assert.equal(await ws.next(), '{"type": "DATA_RETURN", "payload": {"accepted": 100}}')
+    ws.send({ type: 'CLIENT_DATA', data: [{ mem: 1 }, { mem: -1 }], interval: 1, client_id: clientId })
+    assert.equal(await ws.next(), '{"type": "ERROR", "reason": "value error"}')
+    ws.close()
+    assert.equal((await stored(clientId)).length, 100)
+  })
+})
+
+test('mergeBatch: one row per client and second, later fields winning, sorted by client then time', () => {
+  const s = (t: number, cpu: number | null, mem: number | null) => ({ t, cpu, mem, storage: null })
+  assert.deepEqual(
+    mergeBatch([
+      { clientId: 2, samples: [s(5, 1, null), s(3, 1, 1)] },
+      { clientId: 1, samples: [s(5, null, 7)] },
+      { clientId: 2, samples: [s(5, null, 9), s(5, 4, null)] },
+    ]),
+    { clientIds: [1, 2, 2], samples: [s(5, null, 7), s(3, 1, 1), s(5, 4, 9)] },
+  )
+})
+
+describe('when PostgreSQL falls behind', () => {
+  // A database of its own: this test locks its samples table.
+  let admin: ReturnType<typeof postgres>
+  let db: ReturnType<typeof postgres>
+  let slow: RunningServer
+  const name = `behind_${process.pid}_${Date.now()}`
+  before(async () => {
+    admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
+    await admin.unsafe(`create database ${name}`)
+    const url = new URL(databaseUrl())
+    url.pathname = `/${name}`
+    slow = await startServer({ DATABASE_URL: url.toString(), INGEST_MAX_QUEUED: '20', INGEST_QUEUE_WAIT_MS: '100', INGEST_CONCURRENCY: '1' })
+    db = postgres(url.toString(), { max: 2, onnotice: () => undefined })
+  })
+  after(async () => {
+    await db.end()
+    assert.equal(await slow.stop(), 0)
+    await admin.unsafe(`drop database if exists ${name} with (force)`)
+    await admin.end()
+  })
+
+  test('nothing is acknowledged before it is committed, and a full queue answers 503 with Retry-After', async () => {
+    const on = client(slow.url, undefined, true)
+    const clientId = await register(on)
+    const lock = await db.reserve()
+    await lock`begin`
+    await lock`lock table samples in exclusive mode`
+    const answered: number[] = []
+    const post = (body: string) => on.post(`/client/${clientId}`, body, json).then((r) => (answered.push(r.status), r))
+
+    // The one statement allowed in flight waits on the lock...
+    const first = post('{"mem": 1, "time": 1}')
+    for (;;) {
+      const [{ n }] = await db`select count(*)::int as n from pg_stat_activity where datname = ${name} and wait_event_type = 'Lock'`
+      if (n > 0) break
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    // ...so the queue fills: whichever of these two arrives second finds no room for its samples.
+    const [twenty, five] = [post(JSON.stringify(samples(20, 100))), post(JSON.stringify(samples(5, 500)))]
+    const refused = await Promise.race([twenty, five])
+    assert.equal(refused.status, 503)
+    assert.match(String(refused.headers['retry-after']), /^\d+$/)
+    assert.match((refused.json() as { error: string }).error, /INGEST_MAX_QUEUED/)
+    assert.deepEqual(answered, [503], 'something was acknowledged while the table was locked')
+
+    await lock`commit`
+    lock.release()
+    const results = await Promise.all([first, twenty, five])
+    const acknowledged = [1, 20, 5].filter((_, i) => results[i].status === 202).reduce((a, b) => a + b, 0)
+    assert.equal(results.filter((r) => r.status === 202).length, 2)
+    const [{ n }] = await db`select count(*)::int as n from samples`
+    assert.equal(n, acknowledged)
+  })
+})
