@@ -1,4 +1,4 @@
-# Build stage: dev dependencies, type check, bundle.
+# Build stage: dev dependencies, type check, the bundle with uWebSockets.js's native binary beside it.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -7,14 +7,14 @@ COPY tsconfig.json build.mjs ./
 COPY src ./src
 RUN npx tsc -p . && npm run build
 
-# Runtime: the bundle and production dependencies, as the unprivileged node user.
+# Runtime: the bundle alone (no node_modules) on Node 20, as the unprivileged node user. The database is
+# DATABASE_URL's (docker-compose.yml wires it to its PostgreSQL).
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/server.js /app/dist/uws_*.node ./
+RUN chown node:node /app
 USER node
 EXPOSE 5000
-HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:5000/api').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-CMD ["node", "dist/server.js"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD node -e "fetch('http://127.0.0.1:5000/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+CMD ["node", "server.js"]

@@ -18,6 +18,7 @@ export interface Services {
   samples: SampleStore
   sampler: HostSampler
   startedAt: Date
+  databaseReady: () => Promise<void>
   now: () => number
   maxBatchSamples: number
   maxInflatedBytes: number
@@ -40,7 +41,7 @@ const upgradeRequired = new HttpError(426, { error: 'this is a WebSocket endpoin
 
 export function createApp(services: Services): App {
   const router = new Router()
-  siteRoutes(router)
+  siteRoutes(router, services.databaseReady)
   clientRoutes(router, services)
   monitorRoutes(router, services)
   router.add('/echo', {

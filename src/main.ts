@@ -57,6 +57,7 @@ async function main(config: Config): Promise<void> {
     samples,
     sampler,
     startedAt,
+    databaseReady: async () => void (await db.sql`select 1`),
     now: () => Math.floor(Date.now() / 1000),
     maxBatchSamples: config.maxBatchSamples,
     maxInflatedBytes: config.maxInflatedBytes,

@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { exited, root, spawnServer, startServer, type RunningServer } from './server.js'
+import postgres from 'postgres'
+import { databaseUrl, exited, root, spawnServer, startServer, type RunningServer } from './server.js'
 
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 
@@ -26,11 +27,19 @@ function examples(): Example[] {
 }
 
 let server: RunningServer
+// The examples begin with registering "wood", as a new user would on a new server: a database of their own.
+const name = `readme_${process.pid}_${Date.now()}`
+const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
 before(async () => {
-  server = await startServer()
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(databaseUrl())
+  url.pathname = `/${name}`
+  server = await startServer({ DATABASE_URL: url.toString() })
 })
 after(async () => {
   assert.equal(await server.stop(), 0)
+  await admin.unsafe(`drop database if exists ${name} with (force)`)
+  await admin.end()
 })
 
 test('every console example prints what the README shows', () => {

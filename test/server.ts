@@ -21,6 +21,17 @@ export interface RunningServer {
   memory(): { peak: number; current: number }
 }
 
+/** How the server under test runs: from the TypeScript source, or as the built bundle (test/run.ts). */
+export const targets = ['source', 'bundle'] as const
+export type Target = (typeof targets)[number]
+export const target = (process.env.TEST_TARGET ?? 'source') as Target
+
+function command(): string[] {
+  if (target === 'bundle') return [process.execPath, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
+  // tsx is named by its full path: the server runs in a directory of its own.
+  return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'src/main.ts')]
+}
+
 /** The database the test run started (test/run.ts); every server under test uses it unless told otherwise. */
 export const databaseUrl = (): string => {
   const url = process.env.TEST_DATABASE_URL
@@ -31,9 +42,10 @@ export const databaseUrl = (): string => {
 const cwds = new WeakMap<ChildProcess, string>()
 
 export function spawnServer(args: string[] = [], env: Record<string, string | undefined> = {}): ChildProcess {
-  // The server runs in a directory of its own (it writes files there), so tsx is named by its full path.
+  // The server runs in a directory of its own: it writes files there.
   const cwd = mkdtempSync(join(tmpdir(), 'sm-cwd-'))
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/main.ts'), ...args], {
+  const [bin, ...rest] = command()
+  const child = spawn(bin, [...rest, ...args], {
     cwd,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

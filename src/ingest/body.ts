@@ -62,7 +62,9 @@ function parseForm(text: string): Record<string, unknown> {
   for (const [key, value] of new URLSearchParams(text)) {
     if (key in fields) continue
     const s = value.trim()
-    if (/^[+-]?\d+$/.test(s)) fields[key] = new Num(Number(s), BigInt(s).toString())
+    // Python's int() drops a sign and leading zeros, as BigInt does; most ints have neither.
+    if (/^(0|[1-9]\d*)$/.test(s)) fields[key] = new Num(Number(s), s)
+    else if (/^[+-]?\d+$/.test(s)) fields[key] = new Num(Number(s), BigInt(s).toString())
     else if (formNumber.test(s)) fields[key] = float(Number(s))
     else fields[key] = value
   }

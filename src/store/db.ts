@@ -42,8 +42,11 @@ export async function openDatabase(options: DatabaseOptions, log: (line: string)
   const pool = (max: number) =>
     postgres(url, {
       max,
+      // Seconds: a database that does not answer makes requests fail (503) rather than hang.
+      connect_timeout: 10,
       onnotice: () => undefined,
-      connection: { application_name: 'system-monitor' },
+      // Shortest exact float text (the default since PostgreSQL 12, set for servers configured otherwise).
+      connection: { application_name: 'system-monitor', extra_float_digits: 1 },
       // Sample times are bigints that stay far inside a double's exact range (year 9999 at most).
       types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
     })

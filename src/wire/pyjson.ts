@@ -44,7 +44,10 @@ export function floatRepr(n: number): string {
 const nonAscii = /[\u007f-\uffff]/g
 const escapeUnit = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')
 
+const plain = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
 export function quote(s: string): string {
+  if (plain.test(s)) return `"${s}"`
   // JSON.stringify already escapes control characters and lone surrogates as Python does.
   return JSON.stringify(s).replace(nonAscii, escapeUnit)
 }

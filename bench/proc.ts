@@ -1,0 +1,53 @@
+// The process under test as the kernel sees it, from /proc/<pid>: VmRSS sampled through a phase (its peak is
+// that phase's), VmHWM (the peak over the whole life of the process), and the CPU it used in the phase, which
+// tells whether the server or something behind it (the database, the generator) was the bottleneck.
+import { readFileSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
+
+const sampleMs = 50
+// Linux reports utime and stime in USER_HZ, which is 100 on every architecture it exports to user space.
+const ticksPerSecond = 100
+
+function statusBytes(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+  const kb = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+  return Number(kb) * 1024
+}
+
+/** User plus system CPU time, in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+}
+
+export const peakRss = (pid: number) => statusBytes(pid, 'VmHWM')
+
+export interface Observed<T> {
+  value: T
+  /** The largest VmRSS seen, in bytes. */
+  rss: number
+  /** CPU time over wall time: 1 is one core kept busy. */
+  cpu: number
+}
+
+/** Runs `phase` while watching the process. */
+export async function observe<T>(pid: number, phase: () => Promise<T>): Promise<Observed<T>> {
+  let rss = statusBytes(pid, 'VmRSS')
+  const cpuBefore = cpuSeconds(pid)
+  const start = performance.now()
+  const timer = setInterval(() => {
+    try {
+      rss = Math.max(rss, statusBytes(pid, 'VmRSS'))
+    } catch {
+      // the process is gone: the phase itself will fail and say why
+    }
+  }, sampleMs)
+  try {
+    const value = await phase()
+    const cpu = (cpuSeconds(pid) - cpuBefore) / ((performance.now() - start) / 1000)
+    return { value, rss: Math.max(rss, statusBytes(pid, 'VmRSS')), cpu }
+  } finally {
+    clearInterval(timer)
+  }
+}
