@@ -1,0 +1,44 @@
+// What can be checked of the deployment files without a Docker engine: the compose file validates and wires
+// the server to its database as documented, and the Dockerfile builds with the same scripts CI runs and
+// ships what the bundle target of this suite runs (server.js and the native binary, nothing else).
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { root } from './server.js'
+
+test('docker-compose.yml validates and wires the server to a healthy PostgreSQL', () => {
+  // Debian's docker-compose (.ci/run installs it) normalises the file; no engine is needed for that.
+  const config = execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config'], { encoding: 'utf8' })
+  const db = /\n  db:\n([\s\S]*?)\n  server:\n/.exec(config)?.[1] ?? ''
+  const server = /\n  server:\n([\s\S]*?)\n(?:volumes|version):/.exec(config)?.[1] ?? ''
+  const env = (block: string, key: string) => new RegExp(`\\n\\s+${key}: (\\S+)`).exec(block)?.[1]
+  assert.match(db, /image: postgres:1[7-9]/)
+  assert.match(db, /pg_isready -U monitor -d monitor/)
+  assert.match(db, /- db-data:\/var\/lib\/postgresql\/data/)
+  const url = new URL(env(server, 'DATABASE_URL')!)
+  assert.deepEqual(
+    [url.username, url.password, url.hostname, url.port, url.pathname],
+    [env(db, 'POSTGRES_USER'), env(db, 'POSTGRES_PASSWORD'), 'db', '5432', `/${env(db, 'POSTGRES_DB')}`],
+  )
+  assert.match(server, /depends_on:\n\s+db:\n\s+condition: service_healthy/)
+  assert.match(server, /published: 5000\n\s+target: 5000/)
+  for (const block of [db, server]) assert.match(block, /restart: unless-stopped/)
+})
+
+test('the Dockerfile builds with the scripts CI runs and ships the bundle alone, as a non-root user', () => {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
+  const [build, runtime] = dockerfile.split(/^FROM /m).slice(1)
+  assert.match(build, /^node:20-bookworm-slim AS build/)
+  assert.match(build, /RUN npm ci\n/)
+  assert.match(build, /RUN npx tsc -p \. && npm run build/)
+  assert.match(runtime, /^node:20-bookworm-slim\n/)
+  assert.match(runtime, /COPY --from=build \/app\/dist\/server\.js \/app\/dist\/uws_\*\.node \.\//)
+  assert.doesNotMatch(runtime, /npm (ci|install)|node_modules/)
+  assert.match(runtime, /\nUSER node\n/)
+  assert.match(runtime, /HEALTHCHECK .*\/readyz/)
+  assert.match(runtime, /CMD \["node", "server\.js"\]/)
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+  assert.equal(scripts.build, 'node build.mjs')
+})
