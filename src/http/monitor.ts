@@ -1,7 +1,7 @@
 // The server's self-monitoring routes (contract, "Server self-monitoring"), each under /api and at the root.
+import { memoryFigures, workTime } from '../host/report.js'
 import type { HostSampler } from '../host/sampler.js'
-import { actualTimeText, startWorkText } from '../wire/dates.js'
-import { float, type PyValue } from '../wire/pyjson.js'
+import { float } from '../wire/pyjson.js'
 import { inUnit, parseUnit, type Unit } from '../wire/units.js'
 import { badRequest, HttpError, jsonReply, type Reply, type Request } from './reply.js'
 import type { Router } from './router.js'
@@ -26,28 +26,6 @@ function unitOf(req: Request): Unit {
   if (!unit) throw new BadUnits()
   return unit
 }
-
-/** The memory figures in a unit, in the contract's key order; percent stays a float. */
-export function memoryFigures(m: ReturnType<HostSampler['latest']>['memory'], unit: Unit): Record<string, PyValue> {
-  return {
-    total: inUnit(m.total, unit),
-    available: inUnit(m.available, unit),
-    percent: float(m.percent),
-    used: inUnit(m.used, unit),
-    free: inUnit(m.free, unit),
-    active: inUnit(m.active, unit),
-    inactive: inUnit(m.inactive, unit),
-    buffers: inUnit(m.buffers, unit),
-    cached: inUnit(m.cached, unit),
-    shared: inUnit(m.shared, unit),
-    slab: inUnit(m.slab, unit),
-  }
-}
-
-export const workTime = (startedAt: Date, now = new Date()) => ({
-  type: 'WORK_TIME',
-  payload: { start_work: startWorkText(startedAt), actual_time: actualTimeText(now) },
-})
 
 function intervalOf(req: Request): number {
   const raw = new URLSearchParams(req.query).get('interval')

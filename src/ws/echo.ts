@@ -1,8 +1,8 @@
 // The /echo WebSocket protocol (contract, "WebSocket: /echo"): one session per connection, replies in the
 // order the requests came, subscriptions owned by their connection. It sees only the Connection interface.
 import type { Authenticator } from '../auth/authenticator.js'
+import { memoryFigures, workTime } from '../host/report.js'
 import type { HostSampler, Snapshot } from '../host/sampler.js'
-import { memoryFigures, workTime } from '../http/monitor.js'
 import { HttpError } from '../http/reply.js'
 import { parseJson } from '../ingest/body.js'
 import { toSample, toSamples } from '../ingest/sample.js'
