@@ -117,7 +117,8 @@ if (exe) {
   execFileSync(
     process.execPath,
     [join('node_modules', 'postject', 'dist', 'cli.js'), target, 'NODE_SEA_BLOB', config.output, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
-    { stdio: 'inherit' },
+    // postject warns about ELF note sections it does not need; a failure still throws with its output.
+    { stdio: 'pipe' },
   )
   rmSync('dist/sea', { recursive: true, force: true })
   console.log(`${target}: ${(statSync(target).size / 1048576).toFixed(1)} MiB`)

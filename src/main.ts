@@ -8,7 +8,7 @@ import { GroupWriter } from './ingest/writer.js'
 import { clientStore } from './store/clients.js'
 import { openDatabase } from './store/db.js'
 import { sampleStore } from './store/samples.js'
-import { nativeLoaded, serve } from './transport/uws.js'
+import type { Serve } from './transport/server.js'
 
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
 const logError = (message: string, error: unknown) =>
@@ -19,7 +19,13 @@ function fail(message: string, code = 1): never {
   process.exit(code)
 }
 
-async function main(config: Config): Promise<void> {
+/**
+ * The transport for this runtime, loaded only when it is the one used: the uWS module loads a native binary
+ * (in the bundle it exits without one), which no other runtime can.
+ */
+async function loadTransport(config: Config): Promise<Serve> {
+  if ('Deno' in globalThis) return (await import('./transport/deno.js')).serve
+  const { nativeLoaded, serve } = await import('./transport/uws.js')
   if (!nativeLoaded) {
     if (!config.allowUwsFallback) {
       fail(
@@ -30,16 +36,28 @@ async function main(config: Config): Promise<void> {
     }
     log('WARNING: running on the slow JS fallback of uWebSockets.js (ALLOW_UWS_FALLBACK)')
   }
+  return serve
+}
+
+async function main(config: Config): Promise<void> {
+  const serve = await loadTransport(config)
   const startedAt = new Date()
-  const sampler = await HostSampler.start(config.storagePath, config.samplePeriodMs)
-  const loadLog =
-    config.loadLogPath === 'off'
-      ? undefined
-      : await LoadLog.open({ path: config.loadLogPath, maxBytes: config.loadLogMaxBytes, keep: config.loadLogKeep }, sampler, logError)
-  const db = await openDatabase(
-    { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, writeConnections: config.ingestConcurrency },
-    log,
-  )
+  // The first host snapshot and the database start-up take the longest: do them at once, and if either
+  // fails, leave nothing running (an embedded PostgreSQL would outlive us).
+  const [sampled, opened] = await Promise.allSettled([
+    HostSampler.start(config.storagePath, config.samplePeriodMs),
+    openDatabase(
+      { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, writeConnections: config.ingestConcurrency },
+      log,
+    ),
+  ])
+  if (sampled.status === 'rejected' || opened.status === 'rejected') {
+    if (sampled.status === 'fulfilled') sampled.value.stop()
+    if (opened.status === 'fulfilled') await opened.value.close()
+    throw sampled.status === 'rejected' ? sampled.reason : (opened as PromiseRejectedResult).reason
+  }
+  const sampler = sampled.value
+  const db = opened.value
   const samples = sampleStore(db.sql, db.writeSql)
   const writer = new GroupWriter((ids, rows) => samples.upsert(ids, rows), {
     maxQueued: config.ingestMaxQueued,
@@ -66,7 +84,11 @@ async function main(config: Config): Promise<void> {
     stallMs: config.stallSeconds * 1000,
   })
   let server
+  let loadLog: LoadLog | undefined
   try {
+    if (config.loadLogPath !== 'off') {
+      loadLog = await LoadLog.open({ path: config.loadLogPath, maxBytes: config.loadLogMaxBytes, keep: config.loadLogKeep }, sampler, logError)
+    }
     server = await serve(app, {
       host: config.host,
       port: config.port,
@@ -76,6 +98,8 @@ async function main(config: Config): Promise<void> {
       stallMs: config.stallSeconds * 1000,
     })
   } catch (e) {
+    sampler.stop()
+    await loadLog?.close()
     await db.close()
     throw e
   }

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib'
 import postgres from 'postgres'
 import { mergeBatch } from '../src/ingest/writer.js'
 import { basic, client, uniqueName } from './http.js'
-import { databaseUrl, startServer, type RunningServer } from './server.js'
+import { freshDatabase, startServer, type FreshDatabase, type RunningServer } from './server.js'
 import { connect } from './ws.js'
 
 let server: RunningServer
@@ -142,23 +142,18 @@ test('mergeBatch: one row per client and second, later fields winning, sorted by
 
 describe('when PostgreSQL falls behind', () => {
   // A database of its own: this test locks its samples table.
-  let admin: ReturnType<typeof postgres>
+  let fresh: FreshDatabase
   let db: ReturnType<typeof postgres>
   let slow: RunningServer
-  const name = `behind_${process.pid}_${Date.now()}`
   before(async () => {
-    admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
-    await admin.unsafe(`create database ${name}`)
-    const url = new URL(databaseUrl())
-    url.pathname = `/${name}`
-    slow = await startServer({ DATABASE_URL: url.toString(), INGEST_MAX_QUEUED: '20', INGEST_QUEUE_WAIT_MS: '100', INGEST_CONCURRENCY: '1' })
-    db = postgres(url.toString(), { max: 2, onnotice: () => undefined })
+    fresh = await freshDatabase('behind')
+    slow = await startServer({ DATABASE_URL: fresh.url, INGEST_MAX_QUEUED: '20', INGEST_QUEUE_WAIT_MS: '100', INGEST_CONCURRENCY: '1' })
+    db = postgres(fresh.url, { max: 2, onnotice: () => undefined })
   })
   after(async () => {
     await db.end()
     assert.equal(await slow.stop(), 0)
-    await admin.unsafe(`drop database if exists ${name} with (force)`)
-    await admin.end()
+    await fresh.drop()
   })
 
   test('nothing is acknowledged before it is committed, and a full queue answers 503 with Retry-After', async () => {
@@ -173,7 +168,7 @@ describe('when PostgreSQL falls behind', () => {
     // The one statement allowed in flight waits on the lock...
     const first = post('{"mem": 1, "time": 1}')
     for (;;) {
-      const [{ n }] = await db`select count(*)::int as n from pg_stat_activity where datname = ${name} and wait_event_type = 'Lock'`
+      const [{ n }] = await db`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
       if (n > 0) break
       await new Promise((r) => setTimeout(r, 10))
     }

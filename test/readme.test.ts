@@ -5,8 +5,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import postgres from 'postgres'
-import { databaseUrl, exited, root, spawnServer, startServer, type RunningServer } from './server.js'
+import { exited, freshDatabase, root, spawnServer, startServer, type FreshDatabase, type RunningServer } from './server.js'
 
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 
@@ -28,18 +27,14 @@ function examples(): Example[] {
 
 let server: RunningServer
 // The examples begin with registering "wood", as a new user would on a new server: a database of their own.
-const name = `readme_${process.pid}_${Date.now()}`
-const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
+let fresh: FreshDatabase
 before(async () => {
-  await admin.unsafe(`create database ${name}`)
-  const url = new URL(databaseUrl())
-  url.pathname = `/${name}`
-  server = await startServer({ DATABASE_URL: url.toString() })
+  fresh = await freshDatabase('readme')
+  server = await startServer({ DATABASE_URL: fresh.url })
 })
 after(async () => {
   assert.equal(await server.stop(), 0)
-  await admin.unsafe(`drop database if exists ${name} with (force)`)
-  await admin.end()
+  await fresh.drop()
 })
 
 test('every console example prints what the README shows', () => {

@@ -1,7 +1,7 @@
 // npm test: one embedded PostgreSQL for the whole run (the server's own embedded mode, in a temporary
-// directory), then every test file against it, once for each way of running the server: from source, and
-// as the bundle (built, then copied to a directory with no node_modules). Arguments: words that pick test
-// files by name, and --target=source|bundle to run one target only.
+// directory), then every test file against it, once for each way of running the server: from source, as
+// the bundle (built, then copied to a directory with no node_modules), that same bundle under Deno, and the
+// single executable. Arguments: words that pick test files by name, and --target=NAME to run one target.
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,14 +27,17 @@ const tempDir = (prefix: string) => {
   return dir
 }
 
-/** The bundle as it is deployed: dist/ alone in a directory of its own, far from node_modules. */
-function bundleDir(): string {
-  const built = spawnSync(process.execPath, ['build.mjs'], { cwd: root, stdio: 'inherit' })
+/** The bundle and the executable as they are deployed: dist/ alone in a directory of its own, far from node_modules. */
+function buildBundle(): string {
+  const built = spawnSync(process.execPath, ['build.mjs', '--exe'], { cwd: root, stdio: 'inherit' })
   if (built.status !== 0) throw new Error('npm run build failed')
   const dir = tempDir('sm-test-bundle-')
   cpSync(join(root, 'dist'), dir, { recursive: true })
   return dir
 }
+
+let bundle: string | undefined
+const bundleDir = () => (bundle ??= buildBundle())
 
 const run = (env: NodeJS.ProcessEnv) =>
   new Promise<number>((resolve) => {
@@ -47,7 +50,9 @@ let failed = 0
 try {
   for (const target of chosen) {
     console.log(`# server under test: ${target}`)
-    const env = { ...process.env, TEST_DATABASE_URL: db.url, TEST_TARGET: target, TEST_BUNDLE_DIR: target === 'bundle' ? bundleDir() : '' }
+    const env: NodeJS.ProcessEnv = { ...process.env, TEST_DATABASE_URL: db.url, TEST_TARGET: target, TEST_BUNDLE_DIR: target === 'source' ? '' : bundleDir() }
+    // Servers under test talk to 127.0.0.1 only: Deno would otherwise look online for a newer release of itself.
+    if (target === 'deno') env.DENO_NO_UPDATE_CHECK = '1'
     if ((await run(env)) !== 0) failed++
   }
 } finally {

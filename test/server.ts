@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import postgres from 'postgres'
 
 export const root = new URL('..', import.meta.url).pathname
 
@@ -21,13 +22,19 @@ export interface RunningServer {
   memory(): { peak: number; current: number }
 }
 
-/** How the server under test runs: from the TypeScript source, or as the built bundle (test/run.ts). */
-export const targets = ['source', 'bundle'] as const
+/**
+ * How the server under test runs (test/run.ts): from the TypeScript source, as the built bundle, that bundle
+ * under Deno, or the single executable.
+ */
+export const targets = ['source', 'bundle', 'deno', 'exe'] as const
 export type Target = (typeof targets)[number]
 export const target = (process.env.TEST_TARGET ?? 'source') as Target
 
 function command(): string[] {
   if (target === 'bundle') return [process.execPath, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
+  // The deno devDependency's install script puts its binary here (approved in package.json's allowScripts).
+  if (target === 'deno') return [join(root, 'node_modules/deno/deno'), 'run', '-A', join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
+  if (target === 'exe') return [join(process.env.TEST_BUNDLE_DIR!, 'system-monitor')]
   // tsx is named by its full path: the server runs in a directory of its own.
   return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'src/main.ts')]
 }
@@ -40,6 +47,29 @@ export const databaseUrl = (): string => {
 }
 
 const cwds = new WeakMap<ChildProcess, string>()
+
+export interface FreshDatabase {
+  /** DATABASE_URL for it. */
+  url: string
+  /** Drops it, also while a server is still connected. */
+  drop(): Promise<void>
+}
+
+/** A new, empty database beside the shared one, for tests that need a server of their own from scratch. */
+export async function freshDatabase(purpose: string): Promise<FreshDatabase> {
+  const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
+  const name = `${purpose}_${process.pid}_${Date.now()}`
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(databaseUrl())
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.end()
+    },
+  }
+}
 
 export function spawnServer(args: string[] = [], env: Record<string, string | undefined> = {}): ChildProcess {
   // The server runs in a directory of its own: it writes files there.

@@ -13,8 +13,9 @@ let clientId: string
 
 before(async () => {
   // Two connections: a cursor leaked by an aborted slice would soon leave none for the requests after it.
-  // A 40 MB old generation: a server that held the slice (over 60 MB of text) would die of it.
-  server = await startServer({ DB_POOL_SIZE: '2', NODE_OPTIONS: '--max-old-space-size=40' })
+  // A 40 MB old generation: a server that held the slice (over 60 MB of text) would die of it. Deno reads
+  // V8's flags from its own variable.
+  server = await startServer({ DB_POOL_SIZE: '2', NODE_OPTIONS: '--max-old-space-size=40', DENO_V8_FLAGS: '--max-old-space-size=40' })
   const username = uniqueName('million')
   clientId = basic(username, 'pw')
   assert.equal((await client(server.url).post('/client', JSON.stringify({ username, pass: 'pw' }))).status, 200)
@@ -101,3 +102,33 @@ test('readers that go away mid-slice release their database cursor', async () =>
       `{"cpu": 0.0, "mem": ${rows}.0, "storage": null, "unix_time": ${rows}}]}`,
   )
 })
+
+test('readers that take nothing for STALL_SECONDS are cut off, and their cursors released', { timeout: 30_000 }, async () => {
+  const stalling = await startServer({ DB_POOL_SIZE: '2', STALL_SECONDS: '1' })
+  try {
+    // The slice is far larger than what the sockets' buffers hold: the server has to wait for these readers.
+    const readers = await Promise.all([1, 2, 3].map(() => stalledReader(`${stalling.url}/client/${clientId}/time/report`)))
+    await new Promise((r) => setTimeout(r, 3000))
+    // With a pool of two, this would wait forever for connections held by the stalled slices.
+    assert.deepEqual((await client(stalling.url).get(`/client/${clientId}/time`)).json(), { start: 1, end: rows })
+    for (const reader of readers) assert.equal(await reader.resume(), false, 'a stalled slice came complete')
+  } finally {
+    assert.equal(await stalling.stop(), 0)
+  }
+})
+
+/** A reader that stops after the first chunk; resume() reads on and resolves whether the reply came complete. */
+function stalledReader(url: string) {
+  return new Promise<{ resume(): Promise<boolean> }>((resolve, reject) => {
+    const req = request(url, (res) => {
+      assert.equal(res.statusCode, 200)
+      res.on('error', () => undefined) // the cut connection
+      res.once('data', () => {
+        res.pause()
+        resolve({ resume: () => new Promise((done) => (res.on('close', () => done(res.complete)), res.resume())) })
+      })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}

