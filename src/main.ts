@@ -31,7 +31,8 @@ async function loadTransport(config: Config): Promise<Serve> {
       fail(
         "uWebSockets.js's native binary did not load (see the warning above), and its JS fallback is many times slower. " +
           `This build supports Node.js 16, 18 and 20 on ${process.platform}-${process.arch}; this is Node.js ${process.versions.node}. ` +
-          'Set ALLOW_UWS_FALLBACK=true to run on the fallback anyway.',
+          'Use the single executable (npm run build:exe), the Docker image or Deno, which carry a runtime it supports, ' +
+          'or set ALLOW_UWS_FALLBACK=true to run on the fallback anyway.',
       )
     }
     log('WARNING: running on the slow JS fallback of uWebSockets.js (ALLOW_UWS_FALLBACK)')

@@ -59,5 +59,5 @@ try {
   await db.stop()
   for (const dir of temp) rmSync(dir, { recursive: true, force: true })
 }
-console.log(`# targets: ${chosen.length - failed} passed, ${failed} failed`)
+console.log(`targets: ${chosen.length - failed} passed, ${failed} failed`)
 process.exit(failed === 0 ? 0 : 1)
