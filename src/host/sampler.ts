@@ -34,10 +34,9 @@ export class HostSampler {
     this.#latest = first
   }
 
-  /** Takes a first snapshot (CPU over a short first window), then one every `periodMs`. */
+  /** Takes a first snapshot, then one every `periodMs`. */
   static async start(storagePath: string, periodMs = 1000): Promise<HostSampler> {
-    await readCpuTicks()
-    await new Promise((r) => setTimeout(r, 200))
+    // systeminformation measures its first CPU reading over half a second of its own.
     const [ticks, memory, storage, cpuInfo] = await Promise.all([readCpuTicks(), readMemory(), readStorage(storagePath), readCpuInfo()])
     const sampler = new HostSampler({ at: new Date(), cpu: percent(ticks.busy, ticks.total), memory, storage, cpuInfo }, storagePath)
     sampler.#timer = setInterval(() => void sampler.#tick(), periodMs)
