@@ -4,7 +4,7 @@ import type { Authenticator } from './auth/authenticator.js'
 import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
 import { monitorRoutes } from './http/monitor.js'
-import { HttpError, jsonReply, unavailable, type Reply, type Request } from './http/reply.js'
+import { HttpError, unavailable, type Reply, type Request } from './http/reply.js'
 import { Router } from './http/router.js'
 import { siteRoutes } from './http/site.js'
 import type { Writer } from './ingest/writer.js'
@@ -37,6 +37,7 @@ export interface App {
   openSocket(conn: Connection, remote: string): EchoSession
 }
 
+const internalError = new HttpError(500, { error: 'internal error' })
 const upgradeRequired = new HttpError(426, { error: 'this is a WebSocket endpoint: connect with a WebSocket client' }, { upgrade: 'websocket' })
 
 export function createApp(services: Services): App {
@@ -50,12 +51,14 @@ export function createApp(services: Services): App {
     },
   })
 
-  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>): Reply => {
-    if (error instanceof HttpError) return error.reply()
-    if (isDatabaseUnavailable(error)) return unavailable('database unavailable').reply()
-    services.logError(`${req.method} ${req.path} failed`, error)
-    return jsonReply(500, { error: 'internal error' })
+  /** The one mapping of failures to what a client is told: an HttpError's own, 503, or a logged 500. */
+  const asHttpError = (error: unknown, where: string): HttpError => {
+    if (error instanceof HttpError) return error
+    if (isDatabaseUnavailable(error)) return unavailable('database unavailable')
+    services.logError(`${where} failed`, error)
+    return internalError
   }
+  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>): Reply => asHttpError(error, `${req.method} ${req.path}`).reply()
 
   return {
     async handle(req) {
@@ -68,6 +71,6 @@ export function createApp(services: Services): App {
     },
     errorReply,
     socketPath: '/echo',
-    openSocket: (conn, remote) => new EchoSession(conn, services, remote),
+    openSocket: (conn, remote) => new EchoSession(conn, { ...services, errorReason: (e) => asHttpError(e, 'CLIENT_DATA').payload.error }, remote),
   }
 }

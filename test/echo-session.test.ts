@@ -19,7 +19,7 @@ function session(buffered: () => number, stallMs: number) {
   /** Resolves once `count` frames have been sent. */
   const sentCount = (count: number) => new Promise<void>((resolve) => (onSend = () => sent.length >= count && resolve()))
   // The protocol's other services (auth, writer) are not reached by these messages.
-  const services = { sampler, now: () => 0, logError: () => undefined, maxBufferedBytes: 1000, stallMs } as unknown as EchoServices
+  const services = { sampler, now: () => 0, errorReason: () => 'internal error', maxBufferedBytes: 1000, stallMs } as unknown as EchoServices
   const conn = { send: (t: string) => (sent.push(t), onSend()), close: () => closed(), bufferedAmount: buffered }
   return { echo: new EchoSession(conn, services, 'test'), sent, closing, sentCount }
 }

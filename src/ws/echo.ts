@@ -3,7 +3,6 @@
 import type { Authenticator } from '../auth/authenticator.js'
 import { memoryFigures, workTime } from '../host/report.js'
 import type { HostSampler, Snapshot } from '../host/sampler.js'
-import { HttpError } from '../http/reply.js'
 import { parseJson } from '../ingest/body.js'
 import { toSample, toSamples } from '../ingest/sample.js'
 import type { Writer } from '../ingest/writer.js'
@@ -25,7 +24,8 @@ export interface EchoServices {
   writer: Writer
   now: () => number
   maxBatchSamples: number
-  logError: (message: string, error: unknown) => void
+  /** What an ERROR says of a failed CLIENT_DATA: the contract's reason, or "internal error" (logged). */
+  errorReason: (error: unknown) => string
   /** EVENTs are skipped while more than this is queued for a connection... */
   maxBufferedBytes: number
   /** ...and a connection that has taken nothing for this long is closed. */
@@ -129,9 +129,7 @@ export class EchoSession {
   }
 
   #errorText(e: unknown): string {
-    if (e instanceof HttpError) return error(e.payload.error)
-    this.services.logError('CLIENT_DATA failed', e)
-    return error('internal error')
+    return error(this.services.errorReason(e))
   }
 
   #subscribe(message: Message): Outcome {
