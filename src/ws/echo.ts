@@ -39,6 +39,7 @@ const metrics = ['CPU', 'MEM', 'STORAGE'] as const
 const maxSubscriptions = 64
 // A client that sends faster than its replies can be produced is cut off rather than queued without end.
 const maxPending = 4096
+const maxClientsPerConnection = 16
 
 interface Outcome {
   text: string
@@ -175,6 +176,8 @@ export class EchoSession {
     let id = this.#clients.get(clientId)
     if (id === undefined) {
       id = await this.services.auth.authenticate(clientId, undefined, this.remote)
+      // A connection normally speaks for one client; one cycling through many only loses this shortcut.
+      if (this.#clients.size >= maxClientsPerConnection) this.#clients.clear()
       this.#clients.set(clientId, id)
     }
     if (Array.isArray(message.data)) {
