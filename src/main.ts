@@ -60,7 +60,7 @@ async function main(config: Config): Promise<void> {
   const sampler = sampled.value
   const db = opened.value
   const samples = sampleStore(db.sql, db.writeSql)
-  const writer = new GroupWriter((ids, rows) => samples.upsert(ids, rows), {
+  const writer = new GroupWriter((ids, rows) => samples.write(ids, rows), {
     maxQueued: config.ingestMaxQueued,
     queueWaitMs: config.ingestQueueWaitMs,
     maxBatchRows: config.ingestBatchRows,

@@ -114,6 +114,21 @@ describe('batch uploads', () => {
     ])
   })
 
+  test('a batch overlapping stored seconds merges into them, and so do the batches after it', async () => {
+    const clientId = await register()
+    const post = async (batch: object[]) => (await http.post(`/client/${clientId}`, JSON.stringify(batch), json)).text
+    const seconds = (from: number, to: number, field: string) => Array.from({ length: to - from + 1 }, (_, i) => ({ [field]: from + i, time: from + i }))
+    assert.equal(await post(seconds(1, 5, 'cpu_load')), '{"accepted": 5}')
+    assert.equal(await post(seconds(4, 7, 'mem')), '{"accepted": 4}')
+    assert.equal(await post(seconds(8, 9, 'storage')), '{"accepted": 2}')
+    assert.equal(await post(seconds(9, 10, 'mem')), '{"accepted": 2}')
+    const row = (t: number, cpu: number | null, mem: number | null, storage: number | null) => ({ cpu, mem, storage, unix_time: t })
+    assert.deepEqual(await stored(clientId), [
+      row(1, 1, null, null), row(2, 2, null, null), row(3, 3, null, null), row(4, 4, 4, null), row(5, 5, 5, null),
+      row(6, null, 6, null), row(7, null, 7, null), row(8, null, null, 8), row(9, null, 9, 9), row(10, null, 10, null),
+    ])
+  })
+
   test('WebSocket CLIENT_DATA with an array of samples', async () => {
     const clientId = await register()
     const ws = await connect(server.url)

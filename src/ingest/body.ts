@@ -56,18 +56,38 @@ function parsePlainJson(text: string, where: Record<string, number> = {}): unkno
 
 const formNumber = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 
-/** A form body's fields as Python would read them with int() or float(); anything else stays a string. */
-function parseForm(text: string): Record<string, unknown> {
-  const fields: Record<string, unknown> = Object.create(null)
-  for (const [key, value] of new URLSearchParams(text)) {
-    if (key in fields) continue
-    const s = value.trim()
-    // Python's int() drops a sign and leading zeros, as BigInt does; most ints have neither.
-    if (/^(0|[1-9]\d*)$/.test(s)) fields[key] = new Num(Number(s), s)
-    else if (/^[+-]?\d+$/.test(s)) fields[key] = new Num(Number(s), BigInt(s).toString())
-    else if (formNumber.test(s)) fields[key] = float(Number(s))
-    else fields[key] = value
+/** A form value as Python would read it with int() or float(); anything else stays a string. */
+function formValue(value: string): unknown {
+  const s = value.trim()
+  // Python's int() drops a sign and leading zeros, as BigInt does; most ints have neither.
+  if (/^(0|[1-9]\d*)$/.test(s)) return new Num(Number(s), s)
+  if (/^[+-]?\d+$/.test(s)) return new Num(Number(s), BigInt(s).toString())
+  if (formNumber.test(s)) return float(Number(s))
+  return value
+}
+
+type SampleField = 'cpu_load' | 'mem' | 'storage' | 'time'
+const isSampleField = (key: string): key is SampleField => key === 'cpu_load' || key === 'mem' || key === 'storage' || key === 'time'
+
+/** Without escapes a form decodes to itself: splitting it costs a fraction of URLSearchParams (hot path). */
+function formPairs(text: string): Iterable<[string, string]> {
+  if (text[0] === '?' || /[%+]/.test(text)) return new URLSearchParams(text)
+  const pairs: [string, string][] = []
+  for (const part of text.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    pairs.push(eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)])
   }
+  return pairs
+}
+
+/**
+ * A form body's sample fields, the first of each name (as Flask's request.form.get); other fields are not
+ * read, so the object keeps one shape whatever a client sends.
+ */
+function parseForm(text: string): Record<SampleField, unknown> {
+  const fields: Record<SampleField, unknown> = { cpu_load: undefined, mem: undefined, storage: undefined, time: undefined }
+  for (const [key, value] of formPairs(text)) if (isSampleField(key) && fields[key] === undefined) fields[key] = formValue(value)
   return fields
 }
 
