@@ -129,6 +129,22 @@ describe('batch uploads', () => {
     ])
   })
 
+  test('a slice prints stored floats as Python does, across the notations PostgreSQL writes differently', async () => {
+    const clientId = await register()
+    // [value sent, Python's repr of it]: PostgreSQL drops ".0" from integral floats and uses exponents from 1e15.
+    const cases: [string, string][] = [
+      ['1500000', '1500000.0'], ['123456789', '123456789.0'], ['0', '0.0'], ['-0.0', '-0.0'], ['1.5', '1.5'],
+      ['1e15', '1000000000000000.0'], ['1.5e15', '1500000000000000.0'], ['1234567890123456.5', '1234567890123456.5'],
+      ['9999999999999998', '9999999999999998.0'], ['1e16', '1e+16'], ['1e22', '1e+22'], ['123456789012345678901', '1.2345678901234568e+20'],
+      ['0.0001', '0.0001'], ['0.00001', '1e-05'], ['2.5e-7', '2.5e-07'], ['0.1', '0.1'], ['1.7976931348623157e308', '1.7976931348623157e+308'],
+    ]
+    const body = `[${cases.map(([sent], i) => `{"mem": ${sent}, "storage": ${i}.25, "time": ${i + 1}}`).join(', ')}]`
+    assert.equal((await http.post(`/client/${clientId}`, body, json)).text, `{"accepted": ${cases.length}}`)
+    const res = await http.get(`/client/${clientId}/time/report`)
+    const rows = cases.map(([, repr], i) => `{"cpu": null, "mem": ${repr}, "storage": ${i}.25, "unix_time": ${i + 1}}`)
+    assert.equal(res.text, `{"payload": [${rows.join(', ')}]}`)
+  })
+
   test('WebSocket CLIENT_DATA with an array of samples', async () => {
     const clientId = await register()
     const ws = await connect(server.url)
