@@ -90,8 +90,38 @@ export async function readCpuInfo(): Promise<CpuInfo> {
 /** The current frequency in MHz, averaged over the cores. */
 export const readCpuMhz = async (): Promise<number> => mhz((await si.cpuCurrentSpeed()).avg)
 
-/** CPU ticks since the previous call: systeminformation keeps the previous reading. */
-export async function readCpuTicks(): Promise<{ busy: number; total: number }> {
-  const load = await si.currentLoad()
-  return { busy: load.rawCurrentLoad, total: load.rawCurrentLoad + load.rawCurrentLoadIdle }
+export interface CpuTicks {
+  busy: number
+  total: number
+}
+
+let previousTicks: CpuTicks | undefined
+
+/** Ticks since boot, from the "cpu" line of /proc/stat as psutil reads it (guest time is inside user). */
+async function procStatTicks(): Promise<CpuTicks> {
+  const text = await readFile('/proc/stat', 'latin1')
+  const [, ...fields] = text.slice(0, text.indexOf('\n')).trim().split(/\s+/)
+  const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields.map(Number)
+  const total = user + nice + system + idle + iowait + irq + softirq + steal
+  return { busy: total - idle - iowait, total }
+}
+
+/**
+ * CPU ticks since the previous call; the first call measures a window of its own (half a second). On Linux
+ * /proc/stat is read directly: systeminformation runs `cat /proc/stat | grep cpu` through a shell,
+ * synchronously, every time, which blocked the event loop for milliseconds each second.
+ */
+export async function readCpuTicks(): Promise<CpuTicks> {
+  if (process.platform !== 'linux') {
+    const load = await si.currentLoad()
+    return { busy: load.rawCurrentLoad, total: load.rawCurrentLoad + load.rawCurrentLoadIdle }
+  }
+  if (!previousTicks) {
+    previousTicks = await procStatTicks()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+  const now = await procStatTicks()
+  const since = { busy: now.busy - previousTicks.busy, total: now.total - previousTicks.total }
+  previousTicks = now
+  return since
 }

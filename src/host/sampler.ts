@@ -36,7 +36,7 @@ export class HostSampler {
 
   /** Takes a first snapshot, then one every `periodMs`. */
   static async start(storagePath: string, periodMs = 1000): Promise<HostSampler> {
-    // systeminformation measures its first CPU reading over half a second of its own.
+    // The first CPU reading is measured over half a second of its own.
     const [ticks, memory, storage, cpuInfo] = await Promise.all([readCpuTicks(), readMemory(), readStorage(storagePath), readCpuInfo()])
     const sampler = new HostSampler({ at: new Date(), cpu: percent(ticks.busy, ticks.total), memory, storage, cpuInfo }, storagePath)
     sampler.#timer = setInterval(() => void sampler.#tick(), periodMs)
