@@ -3,11 +3,10 @@ import * as v from 'valibot'
 import type { Authenticator } from '../auth/authenticator.js'
 import { makeClientId } from '../auth/client-id.js'
 import { decodeBody, decodeText, parseSampleBody } from '../ingest/body.js'
-import { toSample, toSamples } from '../ingest/sample.js'
+import { echoJson, toSample, toSamples } from '../ingest/sample.js'
 import type { Writer } from '../ingest/writer.js'
 import type { SampleStore } from '../store/samples.js'
-import { float } from '../wire/pyjson.js'
-import { badRequest, jsonReply, logEmpty, streamReply } from './reply.js'
+import { badRequest, jsonReply, jsonTextReply, logEmpty, streamReply } from './reply.js'
 import type { Handler, Router } from './router.js'
 
 export interface ClientServices {
@@ -88,8 +87,7 @@ export function clientRoutes(router: Router, { auth, writer, samples, now, maxBa
       }
       const { sample, echo } = toSample(parsed.one, now())
       await writer.write(clientId, [sample])
-      // The contract's 202 body renders cpu_load as a float whatever was sent (DATA_RETURN does not).
-      return jsonReply(202, echo.cpu_load ? { ...echo, cpu_load: float(echo.cpu_load.value) } : echo)
+      return jsonTextReply(202, echoJson(echo, true))
     },
   })
 

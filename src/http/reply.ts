@@ -28,10 +28,13 @@ export interface Reply {
 
 const json = { 'content-type': 'application/json' }
 
-export const jsonReply = (status: number, value: PyValue, headers: Record<string, string> = {}): Reply => ({
+export const jsonReply = (status: number, value: PyValue, headers?: Record<string, string>): Reply => jsonTextReply(status, dumps(value), headers)
+
+/** A reply of JSON text already rendered. */
+export const jsonTextReply = (status: number, text: string, headers?: Record<string, string>): Reply => ({
   status,
-  headers: { ...json, ...headers },
-  body: dumps(value),
+  headers: headers ? { ...json, ...headers } : json,
+  body: text,
 })
 
 export const streamReply = (status: number, chunks: AsyncIterable<string>): Reply => ({ status, headers: json, body: chunks })

@@ -3,7 +3,7 @@
 // a batch's arrive as plain numbers (nothing is echoed).
 import * as v from 'valibot'
 import { badRequest, HttpError } from '../http/reply.js'
-import { Num } from '../wire/pyjson.js'
+import { floatRepr, Num } from '../wire/pyjson.js'
 
 export interface Sample {
   /** Unix seconds. */
@@ -13,10 +13,17 @@ export interface Sample {
   storage: number | null
 }
 
-/** A stored sample and its known fields as they were received (time added if absent), for the echo. */
+/** A stored sample and the fields it was sent with, as they were written (time added if absent), for the echo. */
 export interface Accepted {
   sample: Sample
-  echo: Record<string, Num>
+  echo: Echo
+}
+
+export interface Echo {
+  cpu_load: Num | null
+  mem: Num | null
+  storage: Num | null
+  time: Num
 }
 
 // Year 9999: times stay printable as dates and far inside a bigint.
@@ -24,29 +31,37 @@ const maxTime = 253402300799
 
 const valueOf = (n: number | Num) => (typeof n === 'number' ? n : n.value)
 
-const number = (range: string, ok: (n: number) => boolean) =>
-  v.optional(
-    v.nullable(
-      v.pipe(
-        v.union([v.number(), v.instance(Num)], 'not a number'),
-        v.check((n) => Number.isFinite(valueOf(n)), 'not a finite number'),
-        v.check((n) => ok(valueOf(n)), range),
+/** Each field absent, null, or a finite number in its range; `number` says what a number arrives as. */
+const sampleSchema = <T>(number: v.GenericSchema<unknown, T>, valueOf: (n: T) => number) => {
+  const field = (range: string, ok: (n: number) => boolean) =>
+    v.optional(
+      v.nullable(
+        v.pipe(
+          number,
+          v.check((n) => Number.isFinite(valueOf(n)), 'not a finite number'),
+          v.check((n) => ok(valueOf(n)), range),
+        ),
       ),
-    ),
-  )
+    )
+  return v.looseObject({
+    cpu_load: field('from 0 to 100', (n) => n >= 0 && n <= 100),
+    mem: field('0 or more', (n) => n >= 0),
+    storage: field('0 or more', (n) => n >= 0),
+    time: field(`whole unix seconds from 0 to ${maxTime}`, (n) => Number.isInteger(n) && n >= 0 && n <= maxTime),
+  })
+}
 
-const sampleSchema = v.looseObject({
-  cpu_load: number('from 0 to 100', (n) => n >= 0 && n <= 100),
-  mem: number('0 or more', (n) => n >= 0),
-  storage: number('0 or more', (n) => n >= 0),
-  time: number(`whole unix seconds from 0 to ${maxTime}`, (n) => Number.isInteger(n) && n >= 0 && n <= maxTime),
-})
+// A single sample is parsed as Python would (forms and lossless JSON), so its numbers are Num, kept for the
+// echo; a batch's are plain numbers from JSON.parse over HTTP, Num over WebSocket. A union costs twice the
+// time of one type on every field, and single samples are the hot path.
+const oneSchema = sampleSchema(v.instance(Num, 'not a number'), (n) => n.value)
+const batchSchema = sampleSchema(v.union([v.number(), v.instance(Num)], 'not a number'), valueOf)
 
 export const incorrectDataSize = (detail: Record<string, number> = {}) => badRequest('incorrect data size', detail)
 
-function check(data: unknown, where: Record<string, number>) {
+function check<S extends typeof oneSchema | typeof batchSchema>(schema: S, data: unknown, where: Record<string, number>) {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw incorrectDataSize(where)
-  const result = v.safeParse(sampleSchema, data)
+  const result = v.safeParse(schema, data)
   if (!result.success) {
     const issue = result.issues[0]
     throw badRequest('value error', { ...where, field: String(issue.path?.[0]?.key ?? ''), detail: issue.message })
@@ -60,14 +75,21 @@ const orNull = (n: number | Num | null | undefined) => (n == null ? null : value
 
 /** Validates one sample object; `now` is the time of a sample that carries none. */
 export function toSample(data: unknown, now: number): Accepted {
-  const { cpu_load, mem, storage, time } = check(data, {})
-  const echo: Record<string, Num> = {}
-  const num = (n: number | Num) => (n instanceof Num ? n : new Num(n, String(n)))
-  if (cpu_load != null) echo.cpu_load = num(cpu_load)
-  if (mem != null) echo.mem = num(mem)
-  if (storage != null) echo.storage = num(storage)
-  echo.time = time == null ? new Num(now, String(now)) : num(time)
+  const { cpu_load = null, mem = null, storage = null, time } = check(oneSchema, data, {})
+  const echo: Echo = { cpu_load, mem, storage, time: time ?? new Num(now, String(now)) }
   return { sample: { t: echo.time.value, cpu: orNull(cpu_load), mem: orNull(mem), storage: orNull(storage) }, echo }
+}
+
+/**
+ * The echo as Python's json.dumps prints the dict of the fields that were sent. The HTTP reply prints
+ * cpu_load as a float whatever was sent; DATA_RETURN prints it as sent (contract, "Send a sample").
+ */
+export function echoJson(echo: Echo, cpuAsFloat: boolean): string {
+  let text = '{'
+  if (echo.cpu_load) text += `"cpu_load": ${cpuAsFloat ? floatRepr(echo.cpu_load.value) : echo.cpu_load.text}, `
+  if (echo.mem) text += `"mem": ${echo.mem.text}, `
+  if (echo.storage) text += `"storage": ${echo.storage.text}, `
+  return text + `"time": ${echo.time.text}}`
 }
 
 /** A batch: all of it or nothing, the first bad sample named by its index. */
@@ -77,7 +99,7 @@ export function toSamples(items: unknown[], now: number, maxSamples: number): Sa
     throw new HttpError(413, { error: `a batch holds at most ${maxSamples} samples (MAX_BATCH_SAMPLES)` })
   }
   return items.map((item, index) => {
-    const { cpu_load, mem, storage, time } = check(item, { index })
+    const { cpu_load, mem, storage, time } = check(batchSchema, item, { index })
     return { t: time == null ? now : valueOf(time), cpu: orNull(cpu_load), mem: orNull(mem), storage: orNull(storage) }
   })
 }

@@ -4,7 +4,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { memoryFigures, workTime } from '../host/report.js'
 import type { HostSampler, Snapshot } from '../host/sampler.js'
 import { parseJson } from '../ingest/body.js'
-import { toSample, toSamples } from '../ingest/sample.js'
+import { echoJson, toSample, toSamples } from '../ingest/sample.js'
 import type { Writer } from '../ingest/writer.js'
 import { dumps, float, Num, type PyValue } from '../wire/pyjson.js'
 import { inUnit } from '../wire/units.js'
@@ -187,7 +187,7 @@ export class EchoSession {
     }
     const { sample, echo } = toSample(message.data, this.services.now())
     await this.services.writer.write(id, [sample])
-    return { text: dumps({ type: 'DATA_RETURN', payload: { data: echo } }) }
+    return { text: `{"type": "DATA_RETURN", "payload": {"data": ${echoJson(echo, false)}}}` }
   }
 
   #event(key: string, want: Set<string>): void {
