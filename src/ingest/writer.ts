@@ -139,17 +139,21 @@ export class GroupWriter implements Writer {
  * row twice in one statement), sorted so that concurrent statements lock rows in one order and never deadlock.
  */
 export function mergeBatch(batch: { clientId: number; samples: Sample[] }[]): { clientIds: number[]; samples: Sample[] } {
-  const rows = new Map<string, { clientId: number; sample: Sample }>()
-  for (const { clientId, samples } of batch) {
-    for (const s of samples) {
-      const key = `${clientId}:${s.t}`
-      const prev = rows.get(key)
-      rows.set(key, {
-        clientId,
-        sample: prev ? { t: s.t, cpu: s.cpu ?? prev.sample.cpu, mem: s.mem ?? prev.sample.mem, storage: s.storage ?? prev.sample.storage } : s,
-      })
+  const rows: { clientId: number; sample: Sample }[] = []
+  for (const { clientId, samples } of batch) for (const sample of samples) rows.push({ clientId, sample })
+  // The sort is stable: a client's samples of one second stay in the order they came, so the later one wins.
+  rows.sort((a, b) => a.clientId - b.clientId || a.sample.t - b.sample.t)
+  const clientIds: number[] = []
+  const samples: Sample[] = []
+  for (const { clientId, sample } of rows) {
+    const last = samples.length - 1
+    const prev = samples[last]
+    if (last < 0 || clientIds[last] !== clientId || prev.t !== sample.t) {
+      clientIds.push(clientId)
+      samples.push(sample)
+    } else {
+      samples[last] = { t: sample.t, cpu: sample.cpu ?? prev.cpu, mem: sample.mem ?? prev.mem, storage: sample.storage ?? prev.storage }
     }
   }
-  const sorted = [...rows.values()].sort((a, b) => a.clientId - b.clientId || a.sample.t - b.sample.t)
-  return { clientIds: sorted.map((r) => r.clientId), samples: sorted.map((r) => r.sample) }
+  return { clientIds, samples }
 }
