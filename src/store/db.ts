@@ -42,6 +42,7 @@ export async function openDatabase(options: DatabaseOptions, log: (line: string)
   const pool = (max: number) =>
     postgres(url, {
       max,
+      path: embedded?.socket,
       // Seconds: a database that does not answer makes requests fail (503) rather than hang.
       connect_timeout: 10,
       onnotice: () => undefined,

