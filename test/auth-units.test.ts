@@ -30,7 +30,7 @@ test('scrypt hashes are salted and verify only the right password', async () => 
   const a = await hashPassword('secret')
   const b = await hashPassword('secret')
   assert.notEqual(a, b)
-  assert.match(a, /^scrypt\$16384\$8\$5\$[A-Za-z0-9+/]+=*\$[A-Za-z0-9+/]+=*$/)
+  assert.match(a, /^scrypt\$32768\$8\$3\$[A-Za-z0-9+/]+=*\$[A-Za-z0-9+/]+=*$/)
   assert.equal(await verifyPassword('secret', a), true)
   assert.equal(await verifyPassword('Secret', a), false)
 })

@@ -1,12 +1,14 @@
 // Passwords are kept only as salted scrypt hashes: "scrypt$N$r$p$salt$hash", salt and hash in base64.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 
-// OWASP's scrypt equivalent of N=2^17 with a sixth of the memory: N=2^14, r=8, p=5.
-const params = { N: 2 ** 14, r: 8, p: 5 }
+// OWASP's scrypt equivalent of N=2^17 with a quarter of the memory: N=2^15, r=8, p=3. A run holds
+// 128·N·r bytes plus a little, just over 32 MiB: glibc serves blocks over 32 MiB with mmap and gives them
+// back when freed, where it kept smaller ones (N=2^14's 16 MiB) in each thread pool thread's arena for
+// good, 64 MiB of the server's memory after a few logins.
+const params = { N: 2 ** 15, r: 8, p: 3 }
 const keyLength = 32
 
-// Each scrypt run holds 128·N·r bytes (16 MiB here) in a thread-pool thread, and the C allocator keeps
-// what it once held: two at a time bound that memory, and leave the pool's other threads to the rest.
+// Two runs at a time bound that memory while logins last, and leave the pool's other threads to the rest.
 const maxConcurrent = 2
 let running = 0
 const waiting: (() => void)[] = []
