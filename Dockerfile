@@ -17,4 +17,4 @@ RUN chown node:node /app
 USER node
 EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD node -e "fetch('http://127.0.0.1:5000/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=20", "server.js"]
+CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=20", "server.js"]
