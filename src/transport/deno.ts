@@ -2,7 +2,7 @@
 // of the same app as uws.ts, and only translates: the request with its raw path and its body read within the
 // limits, the reply (a streamed one pulled as the socket takes it), and /echo over Deno's WebSocket.
 import type { App } from '../app.js'
-import { badRequest, HttpError, payloadTooLarge, requestHeaders, type Reply, type Request } from '../http/reply.js'
+import { badRequest, HttpError, payloadTooLarge, requestHeaders, type Chunk, type Reply, type Request } from '../http/reply.js'
 import type { Connection, EchoSession } from '../ws/echo.js'
 import { BodyBudget, budgetExceeded, grownSize, type ServeOptions, type Server } from './server.js'
 
@@ -88,9 +88,15 @@ async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, we
   // Bytes of the body budget this request holds until its reply is ready.
   let reserved = 0
   const hold = (size: number) => {
-    if (!budget.take(size - reserved)) return false
-    reserved = size
-    return true
+    if (budget.take(size - reserved)) {
+      reserved = size
+      return true
+    }
+    // Refused: what it held goes back at once, as uws.ts does, not after the reply is made. Another upload's
+    // next chunk could otherwise be judged meanwhile and refused too (seen in the MAX_BUFFERED_BODY_BYTES test).
+    budget.give(reserved)
+    reserved = 0
+    return false
   }
   let reply: Reply
   try {
@@ -154,7 +160,7 @@ async function respond(app: App, options: ServeOptions, request: Request, reply:
   if (typeof body === 'string') return new Response(encoder.encode(body), init)
   if (body instanceof Uint8Array) return new Response(body as Uint8Array<ArrayBuffer>, init)
   const chunks = body[Symbol.asyncIterator]()
-  let first: IteratorResult<string>
+  let first: IteratorResult<Chunk>
   try {
     // The status goes out only once the first chunk exists, so an early failure still gets its own status.
     first = await chunks.next()
@@ -168,8 +174,8 @@ async function respond(app: App, options: ServeOptions, request: Request, reply:
  * A streamed reply that Deno pulls as the socket takes it: the next chunk is fetched only then, a reader that
  * takes nothing for stallMs is cut off, and a reader that goes away cancels it, which closes the cursor.
  */
-function streamed(app: App, options: ServeOptions, request: Request, chunks: AsyncIterator<string>, first: IteratorResult<string>): ReadableStream<Uint8Array> {
-  let pending: IteratorResult<string> | undefined = first
+function streamed(app: App, options: ServeOptions, request: Request, chunks: AsyncIterator<Chunk>, first: IteratorResult<Chunk>): ReadableStream<Uint8Array> {
+  let pending: IteratorResult<Chunk> | undefined = first
   let stall: ReturnType<typeof setTimeout> | undefined
   let ended = false
   const end = () => {
@@ -186,7 +192,7 @@ function streamed(app: App, options: ServeOptions, request: Request, chunks: Asy
           pending = undefined
           if (ended) return
           if (next.done) return controller.close()
-          controller.enqueue(encoder.encode(next.value))
+          controller.enqueue(typeof next.value === 'string' ? encoder.encode(next.value) : next.value)
         } catch (e) {
           app.errorReply(e, request) // for its log line: the status is already out
           // Erroring the body is how Deno cuts the connection, the only honest end once the status is out.
