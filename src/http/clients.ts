@@ -6,7 +6,7 @@ import { decodeBody, decodeText, parseSampleBody } from '../ingest/body.js'
 import { echoJson, toSample, toSamples } from '../ingest/sample.js'
 import type { Writer } from '../ingest/writer.js'
 import type { SampleStore } from '../store/samples.js'
-import { badRequest, jsonReply, jsonTextReply, logEmpty, streamReply } from './reply.js'
+import { badRequest, jsonReply, jsonTextReply, logEmpty, streamReply, type Chunk } from './reply.js'
 import type { Handler, Router } from './router.js'
 
 export interface ClientServices {
@@ -54,12 +54,13 @@ function bound(query: URLSearchParams, name: string, open: number): number {
   return n
 }
 
-async function* payload(rows: AsyncIterable<string>): AsyncIterable<string> {
+async function* payload(rows: AsyncIterable<Uint8Array>): AsyncIterable<Chunk> {
   // The first chunk waits for the first rows, so a failing query still gets an error status.
   let prefix = '{"payload": ['
   for await (const chunk of rows) {
-    if (chunk === '') continue
-    yield prefix + chunk
+    if (chunk.byteLength === 0) continue
+    yield prefix
+    yield chunk
     prefix = ', '
   }
   yield prefix === ', ' ? ']}' : '{"payload": []}'

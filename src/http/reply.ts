@@ -17,11 +17,14 @@ export interface Request {
 export const requestHeaders = ['authorization', 'content-type', 'content-encoding'] as const
 export type RequestHeader = (typeof requestHeaders)[number]
 
+/** A piece of a streamed body: text, or bytes already encoded (UTF-8). */
+export type Chunk = string | Uint8Array
+
 export interface Reply {
   status: number
   headers: Record<string, string>
   /** A string or bytes, or chunks streamed as they come (a log slice) with no size known before. */
-  body: string | Uint8Array | AsyncIterable<string>
+  body: string | Uint8Array | AsyncIterable<Chunk>
   /** Close the connection after this reply, for a request whose body was not read. */
   close?: boolean
 }
@@ -37,7 +40,7 @@ export const jsonTextReply = (status: number, text: string, headers?: Record<str
   body: text,
 })
 
-export const streamReply = (status: number, chunks: AsyncIterable<string>): Reply => ({ status, headers: json, body: chunks })
+export const streamReply = (status: number, chunks: AsyncIterable<Chunk>): Reply => ({ status, headers: json, body: chunks })
 
 export class HttpError extends Error {
   constructor(

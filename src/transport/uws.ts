@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http'
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { Connection, EchoSession } from '../ws/echo.js'
-import { payloadTooLarge, requestHeaders, type Reply, type Request } from '../http/reply.js'
+import { payloadTooLarge, requestHeaders, type Chunk, type Reply, type Request } from '../http/reply.js'
 import { BodyBudget, budgetExceeded, grownSize, type ServeOptions, type Server } from './server.js'
 
 // The native module has this constant; its typings only declare it as an enum member.
@@ -190,9 +190,9 @@ class Exchange {
     for (const name in reply.headers) this.res.writeHeader(name, reply.headers[name])
   }
 
-  async #stream(reply: Reply, chunks: AsyncIterator<string>): Promise<void> {
+  async #stream(reply: Reply, chunks: AsyncIterator<Chunk>): Promise<void> {
     this.#release()
-    let next: IteratorResult<string>
+    let next: IteratorResult<Chunk>
     try {
       // The status is written only once the first chunk exists, so an early failure still gets its own status.
       next = await chunks.next()
