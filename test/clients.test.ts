@@ -230,6 +230,9 @@ describe('POST /client/{S}: send a sample', () => {
     assert.equal(json.text, '{"cpu_load": 26.0, "mem": 6172.0, "storage": 1000.0, "time": 10}')
     const form = await http.post(`/client/${clientId}`, 'cpu_load=0&mem=12.50&storage=7&time=11')
     assert.equal(form.text, '{"cpu_load": 0.0, "mem": 12.5, "storage": 7, "time": 11}')
+    // Python's int() drops a plus sign and leading zeros, and prints any zero as 0.
+    const ints = await http.post(`/client/${clientId}`, `mem=%2B${'0'.repeat(50)}7&storage=-000&time=0012`)
+    assert.equal(ints.text, '{"mem": 7, "storage": 0, "time": 12}')
   })
 
   test('a sample without time gets the server clock', async () => {

@@ -65,9 +65,18 @@ function formValue(value: string): unknown {
   const s = value.trim()
   if (!formNumber.test(s)) return value
   if (s.includes('.') || s.includes('e') || s.includes('E')) return float(Number(s))
-  // Python's int() drops a sign and leading zeros, as BigInt does; most ints have neither.
+  return new Num(Number(s), pythonIntText(s))
+}
+
+/**
+ * How Python prints int() of an integer text: without a plus sign or leading zeros, and "0" for any zero.
+ * By string, not BigInt: parsing a megabyte of digits into a BigInt blocked the event loop for 0.4 s.
+ */
+function pythonIntText(s: string): string {
   const c = s.charCodeAt(0)
-  return new Num(Number(s), c > 0x30 || s.length === 1 ? s : BigInt(s).toString())
+  if (c > 0x30 || s === '0') return s // the usual case: 1-9 first
+  const digits = s.replace(/^[+-]?0*/, '') || '0'
+  return s[0] === '-' && digits !== '0' ? '-' + digits : digits
 }
 
 type SampleField = 'cpu_load' | 'mem' | 'storage' | 'time'
