@@ -48,13 +48,13 @@ test('the throttle locks an address out of a username after the failures, and le
   throttle.begin('wood', 'a')
   assert.throws(() => throttle.begin('wood', 'a'), (e: HttpError) => e.status === 429)
   throttle.end('wood', 'a', false)
-  assert.throws(() => throttle.check('wood', 'a'), (e: HttpError) => e.status === 429 && e.headers['retry-after'] === '60')
-  throttle.check('wood', 'b')
-  throttle.check('other', 'a')
+  assert.throws(() => throttle.check('wood', () => 'a'), (e: HttpError) => e.status === 429 && e.headers['retry-after'] === '60')
+  throttle.check('wood', () => 'b')
+  throttle.check('other', () => 'a')
   now += 59_000
-  assert.throws(() => throttle.check('wood', 'a'), (e: HttpError) => e.headers['retry-after'] === '1')
+  assert.throws(() => throttle.check('wood', () => 'a'), (e: HttpError) => e.headers['retry-after'] === '1')
   now += 1_001
-  throttle.check('wood', 'a')
+  throttle.check('wood', () => 'a')
   throttle.begin('wood', 'a')
   throttle.end('wood', 'a', true)
 })

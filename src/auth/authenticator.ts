@@ -32,10 +32,11 @@ export class Authenticator {
   }
 
   /**
-   * The client id for `/client/{segment}` with this Authorization header, from this remote address;
-   * throws 401, or 429 while that address is locked out of that username.
+   * The client id for `/client/{segment}` with this Authorization header, from the remote address that
+   * `remote` gives (asked for only when the throttle needs it); throws 401, or 429 while that address is
+   * locked out of that username.
    */
-  authenticate(segment: string, header: string | undefined, remote: string): number | Promise<number> {
+  authenticate(segment: string, header: string | undefined, remote: () => string): number | Promise<number> {
     const token = header === undefined || header.trim() === '' ? segment : tokenOfHeader(header)
     // With a header, the segment is either that same client_id or the username it names.
     const wantUsername = token === segment ? undefined : segment
@@ -50,14 +51,14 @@ export class Authenticator {
     return cached.id
   }
 
-  async #authenticate(token: string, wantUsername: string | undefined, remote: string): Promise<number> {
+  async #authenticate(token: string, wantUsername: string | undefined, remote: () => string): Promise<number> {
     const credentials = parseClientId(token)
     if (!credentials || (wantUsername !== undefined && credentials.username !== wantUsername)) throw unauthorized()
     return (await this.#check(token, credentials.username, credentials.password, remote)).id
   }
 
   /** Registers a new username or logs into a known one: `registered` tells which. */
-  async login(username: string, password: string, remote: string): Promise<{ registered: boolean }> {
+  async login(username: string, password: string, remote: () => string): Promise<{ registered: boolean }> {
     if (!isSupportedUsername(username)) throw unsupportableUsername()
     const token = makeClientId(username, password)
     if (!this.#cache.has(token) && !(await this.clients.find(username))) {
@@ -72,23 +73,24 @@ export class Authenticator {
     return { registered: false }
   }
 
-  async #check(token: string, username: string, password: string, remote: string): Promise<Verified> {
+  async #check(token: string, username: string, password: string, remote: () => string): Promise<Verified> {
     const known = this.#cache.get(token) ?? this.#pending.get(token)
     if (known) {
       // The same client_id verified or being verified: no second scrypt run, and no second attempt counted.
       this.#throttle.check(username, remote)
       return known
     }
-    this.#throttle.begin(username, remote)
+    const address = remote()
+    this.#throttle.begin(username, address)
     const pending = this.#verify(username, password)
     this.#pending.set(token, pending)
     try {
       const verified = await pending
-      this.#throttle.end(username, remote, true)
+      this.#throttle.end(username, address, true)
       this.#remember(token, verified)
       return verified
     } catch (e) {
-      this.#throttle.end(username, remote, false)
+      this.#throttle.end(username, address, false)
       throw e
     } finally {
       this.#pending.delete(token)

@@ -21,9 +21,9 @@ export class LoginThrottle {
     private readonly now = Date.now,
   ) {}
 
-  /** Throws 429 while the address is locked out of the username. */
-  check(username: string, remote: string): void {
-    if (this.#entries.size > 0) this.#entry(username, remote, false)
+  /** Throws 429 while the address is locked out of the username; the address is asked for only if any is. */
+  check(username: string, remote: () => string): void {
+    if (this.#entries.size > 0) this.#entry(username, remote(), false)
   }
 
   /** Call before a password check (throws 429 like `check`); pair it with `end`. */

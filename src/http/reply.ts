@@ -10,8 +10,8 @@ export interface Request {
   /** Only the headers the app reads, lower-case names. */
   headers: Partial<Record<RequestHeader, string>>
   body: Uint8Array
-  /** The peer's address, which the login throttle keys on. */
-  remote: string
+  /** The peer's address, which the login throttle keys on; asked for only then (under uWS, a system call). */
+  remote: () => string
 }
 
 export const requestHeaders = ['authorization', 'content-type', 'content-encoding'] as const

@@ -74,7 +74,7 @@ async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, we
     query: mark < 0 ? '' : target.slice(mark + 1),
     headers: {},
     body: empty,
-    remote,
+    remote: () => remote,
   }
   for (const name of requestHeaders) {
     const value = web.headers.get(name)

@@ -85,8 +85,7 @@ function onRequest(app: App, options: ServeOptions, budget: BodyBudget, res: Htt
     query: nativeLoaded ? (req.getQuery() ?? '') : mark < 0 ? '' : url.slice(mark + 1),
     headers: {},
     body: empty,
-    // The JS fallback lacks this; the login throttle then keys on the username alone.
-    remote: nativeLoaded ? textDecoder.decode(res.getRemoteAddressAsText()) : '',
+    remote: () => exchange.remote(),
   }
   // HttpRequest is only valid in this synchronous call: copy what the app reads.
   for (const name of requestHeaders) {
@@ -110,6 +109,7 @@ class Exchange {
   /** Bytes of the body budget this request holds until its reply is out. */
   #reserved = 0
   #budget?: BodyBudget
+  #remote?: string
 
   constructor(
     private readonly app: App,
@@ -122,6 +122,15 @@ class Exchange {
       this.#release()
       this.onAbort?.()
     })
+  }
+
+  /**
+   * The peer's address: none once the client has gone (the response may no longer be touched), nor under the
+   * JS fallback, which lacks it; the login throttle then keys on the username alone.
+   */
+  remote(): string {
+    if (this.#remote === undefined && !this.aborted && nativeLoaded) this.#remote = textDecoder.decode(this.res.getRemoteAddressAsText())
+    return this.#remote ?? ''
   }
 
   /** Reads the body into a buffer that grows with what arrives (not with what is declared), then dispatches. */
@@ -144,7 +153,9 @@ class Exchange {
           return this.send({ ...budgetExceeded.reply(), close: true })
         }
         this.#reserved = size
-        const grown = new Uint8Array(size)
+        // Small bodies are carved from Node's shared pool rather than each getting memory of its own; only
+        // the bytes written are ever handed on (the body is the written prefix).
+        const grown = Buffer.allocUnsafe(size)
         grown.set(buffer.subarray(0, length))
         buffer = grown
       }

@@ -175,7 +175,7 @@ export class EchoSession {
     if (typeof clientId !== 'string' || clientId === '') return { text: error('authorization error') }
     let id = this.#clients.get(clientId)
     if (id === undefined) {
-      id = await this.services.auth.authenticate(clientId, undefined, this.remote)
+      id = await this.services.auth.authenticate(clientId, undefined, () => this.remote)
       // A connection normally speaks for one client; one cycling through many only loses this shortcut.
       if (this.#clients.size >= maxClientsPerConnection) this.#clients.clear()
       this.#clients.set(clientId, id)
