@@ -169,6 +169,13 @@ test('mergeBatch: one row per client and second, later fields winning, sorted by
     ]),
     { clientIds: [1, 2, 2], samples: [s(5, null, 7), s(3, 1, 1), s(5, 4, 9)] },
   )
+  // Already in order: the same rows; a second repeated at the end of otherwise ordered rows still merges.
+  const ordered = [{ clientId: 1, samples: [s(1, 1, 1), s(2, 2, 2)] }, { clientId: 2, samples: [s(1, 3, 3)] }]
+  assert.deepEqual(mergeBatch(ordered), { clientIds: [1, 1, 2], samples: [s(1, 1, 1), s(2, 2, 2), s(1, 3, 3)] })
+  assert.deepEqual(mergeBatch([{ clientId: 1, samples: [s(1, 1, 1), s(2, 2, 2), s(2, null, 5)] }]), {
+    clientIds: [1, 1],
+    samples: [s(1, 1, 1), s(2, 2, 5)],
+  })
 })
 
 describe('when PostgreSQL falls behind', () => {
