@@ -153,9 +153,10 @@ class Exchange {
           return this.send({ ...budgetExceeded.reply(), close: true })
         }
         this.#reserved = size
-        // Small bodies are carved from Node's shared pool rather than each getting memory of its own; only
-        // the bytes written are ever handed on (the body is the written prefix).
-        const grown = Buffer.allocUnsafe(size)
+        // A small body that came whole in one chunk (the hot path) is carved from Node's shared pool rather
+        // than getting memory of its own; one still arriving does get its own, so that a slow sender cannot
+        // hold a pool slab. Only the bytes written are ever handed on (the body is the written prefix).
+        const grown = isLast && length === 0 ? Buffer.allocUnsafe(size) : new Uint8Array(size)
         grown.set(buffer.subarray(0, length))
         buffer = grown
       }
