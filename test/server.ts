@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after } from 'node:test'
 import postgres from 'postgres'
 
 export const root = new URL('..', import.meta.url).pathname
@@ -71,6 +72,17 @@ export async function freshDatabase(purpose: string): Promise<FreshDatabase> {
   }
 }
 
+/** Servers started by this test file and still running. */
+const running = new Set<ChildProcess>()
+// A test that fails before stopping its server must not leave it running, nor keep this file's process (and
+// the whole run) waiting for it. This hook runs before the file's own, which stop their servers: what still runs
+// a while after is killed; the timer holds nothing open, so a file whose servers all stopped exits at once.
+after(() => {
+  setTimeout(() => {
+    for (const child of running) child.kill('SIGKILL')
+  }, 10_000).unref()
+})
+
 export function spawnServer(args: string[] = [], env: Record<string, string | undefined> = {}): ChildProcess {
   // The server runs in a directory of its own: it writes files there.
   const cwd = mkdtempSync(join(tmpdir(), 'sm-cwd-'))
@@ -80,7 +92,11 @@ export function spawnServer(args: string[] = [], env: Record<string, string | un
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  child.on('close', () => rmSync(cwd, { recursive: true, force: true }))
+  running.add(child)
+  child.on('close', () => {
+    running.delete(child)
+    rmSync(cwd, { recursive: true, force: true })
+  })
   cwds.set(child, cwd)
   return child
 }

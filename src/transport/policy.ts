@@ -1,0 +1,182 @@
+// What both transports do the same way, written once: their options and the server they give back, reading a
+// body within its limit and the shared memory budget, the request value, a streamed reply's first chunk, and
+// the WebSocket connection the protocol sees. uws.ts and deno.ts only translate their library to these.
+import type { App } from '../app.js'
+import { bodyTooLarge, unavailable } from '../errors.js'
+import { requestHeaders, type BodyChunk, type Reply, type Request } from '../http/reply.js'
+import type { Connection } from '../ws/echo.js'
+
+export interface ServeOptions {
+  host: string
+  port: number
+  /** The largest request body, and the largest WebSocket message. */
+  maxBodyBytes: number
+  /** Request bodies held at once across all connections. */
+  maxBufferedBodyBytes: number
+  /** A WebSocket with more than this queued is closed (the protocol skips EVENTs well before). */
+  maxSocketBackpressure: number
+  /** A WebSocket that has sent nothing, not even a pong, for this long is closed. */
+  socketIdleSeconds: number
+  /** A streamed reply whose reader has not taken data for this long is cut off. */
+  stallMs: number
+}
+
+export interface Server {
+  port: number
+  /** Stops accepting connections; open ones finish. */
+  close(): void
+}
+
+export type Serve = (app: App, options: ServeOptions) => Promise<Server>
+
+const empty = new Uint8Array(0)
+
+/** The request value, from what the library says of the request; `header` gives '' or null for an absent one. */
+export function requestOf(method: string, path: string, query: string, header: (name: string) => string | null, remote: () => string): Request {
+  const request: Request = { method: method.toUpperCase(), path, query, headers: {}, body: empty, remote }
+  for (const name of requestHeaders) {
+    const value = header(name)
+    if (value) request.headers[name] = value
+  }
+  return request
+}
+
+/** Request bodies held in memory across all connections, so that many large uploads cannot exhaust it. */
+export class BodyBudget {
+  #used = 0
+  constructor(private readonly max: number) {}
+  take(bytes: number): boolean {
+    if (this.#used + bytes > this.max) return false
+    this.#used += bytes
+    return true
+  }
+  give(bytes: number): void {
+    this.#used -= bytes
+  }
+}
+
+const budgetExceeded = unavailable('too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES)', { close: true })
+
+/** The declared length of a body, -1 when none is declared; a declared length over the limit is refused unread. */
+export function declaredLength(contentLength: string | null, limit: number): number {
+  const declared = contentLength ? Number(contentLength) : -1
+  // Trusted, as hono's body-limit trusts it: refuse without reading the body.
+  if (declared > limit) throw bodyTooLarge(limit)
+  return declared
+}
+
+/**
+ * A request body being read: it grows with what arrives (not with what is declared, at least doubling), held
+ * against the shared budget until the reply is made (`release`). A refusal gives back what it held at once, so
+ * that another upload is not judged against it meanwhile.
+ */
+export class BodyReader {
+  #buffer = empty
+  #length = 0
+  #reserved = 0
+
+  constructor(
+    private readonly budget: BodyBudget,
+    private readonly limit: number,
+    private readonly declared: number,
+  ) {}
+
+  /** Copies a chunk (the caller's memory may be reused once this returns); throws the refusal that ends reading. */
+  push(chunk: Uint8Array, isLast: boolean): void {
+    const needed = this.#length + chunk.byteLength
+    if (needed > this.limit) this.#refuse(bodyTooLarge(this.limit))
+    if (needed > this.#buffer.length) {
+      const size = Math.min(this.limit, this.declared >= 0 ? this.declared : this.limit, Math.max(this.#buffer.length * 2, needed, 64 * 1024))
+      if (!this.budget.take(size - this.#reserved)) this.#refuse(budgetExceeded)
+      this.#reserved = size
+      // A small body that came whole in one chunk (the hot path) is carved from Node's shared pool rather than
+      // getting memory of its own; one still arriving does get its own, so that a slow sender cannot hold a pool
+      // slab. Only the bytes written are ever handed on (the body is the written prefix).
+      const grown = isLast && this.#length === 0 ? Buffer.allocUnsafe(size) : new Uint8Array(size)
+      grown.set(this.#buffer.subarray(0, this.#length))
+      this.#buffer = grown
+    }
+    this.#buffer.set(chunk, this.#length)
+    this.#length = needed
+  }
+
+  body(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length)
+  }
+
+  release(): void {
+    this.budget.give(this.#reserved)
+    this.#reserved = 0
+  }
+
+  #refuse(refusal: Error): never {
+    this.release()
+    throw refusal
+  }
+}
+
+/**
+ * The first chunk of a streamed reply, awaited before its status is written, so that a failure at once (a query
+ * that cannot run) still gets its own status: then the reply for that failure instead (told apart by `status`).
+ */
+export async function firstChunk(app: App, request: Request, chunks: AsyncIterator<BodyChunk>): Promise<IteratorResult<BodyChunk> | Reply> {
+  try {
+    return await chunks.next()
+  } catch (e) {
+    return app.errorReply(e, request)
+  }
+}
+
+/** What a transport's WebSocket offers the protocol. */
+export interface RawSocket {
+  send(text: string): void
+  end(code: number, reason: string): void
+  bufferedAmount(): number
+}
+
+export interface SocketEvents {
+  /** A message: text, or a binary one (which the protocol refuses). */
+  message(data: string | ArrayBuffer): void
+  closed(): void
+}
+
+/** The protocol's session over a transport's socket, with the limits both enforce the same way. */
+export function openSocket(app: App, options: ServeOptions, raw: RawSocket, remote: string): SocketEvents {
+  let open = true
+  const end = (code: number, reason: string) => {
+    if (!open) return
+    open = false
+    raw.end(code, reason)
+  }
+  const conn: Connection = {
+    send(text) {
+      if (!open) return
+      raw.send(text)
+      // A peer this far behind is dropped rather than queued for.
+      if (raw.bufferedAmount() > options.maxSocketBackpressure) end(1008, 'not keeping up')
+    },
+    close: () => end(1008, 'not keeping up'),
+    bufferedAmount: () => (open ? raw.bufferedAmount() : 0),
+  }
+  const session = app.openSocket(conn, remote)
+  return {
+    message(data) {
+      if (!open) return
+      if (overLimit(data, options.maxBodyBytes)) return end(1009, 'message too big')
+      session.onMessage(typeof data === 'string' ? data : undefined)
+    },
+    closed() {
+      open = false
+      session.onClose()
+    },
+  }
+}
+
+const encoder = new TextEncoder()
+
+/** Over the limit in bytes? A string's UTF-8 size is 1 to 3 times its length: it is encoded only when in doubt. */
+function overLimit(data: string | ArrayBuffer, limit: number): boolean {
+  if (typeof data !== 'string') return data.byteLength > limit
+  if (data.length > limit) return true
+  return data.length * 3 > limit && encoder.encode(data).byteLength > limit
+}
