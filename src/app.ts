@@ -1,12 +1,15 @@
-// The transport-neutral app: the route table wired to the services, and the one place where errors
-// become replies. Transports hand it a Request and write back the Reply.
+// The transport-neutral app: the route table wired to the services, and the one place where a failure
+// becomes what a client is told, as an HTTP reply or a WebSocket ERROR reason. Transports hand it a Request
+// and write back the Reply.
 import type { Authenticator } from './auth/authenticator.js'
+import { Refusal, unavailable } from './errors.js'
 import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
 import { monitorRoutes } from './http/monitor.js'
-import { HttpError, unavailable, type Reply, type Request } from './http/reply.js'
+import { jsonReply, textReply, type Reply, type Request } from './http/reply.js'
 import { Router } from './http/router.js'
 import { siteRoutes } from './http/site.js'
+import { createIngest } from './ingest/entry.js'
 import type { Writer } from './ingest/writer.js'
 import { isDatabaseUnavailable } from './store/db.js'
 import type { SampleStore } from './store/samples.js'
@@ -19,46 +22,56 @@ export interface Services {
   sampler: HostSampler
   startedAt: Date
   databaseReady: () => Promise<void>
+  /** Unix seconds, for samples sent without a time. */
   now: () => number
   maxBatchSamples: number
   maxInflatedBytes: number
   logError: (message: string, error: unknown) => void
   /** WebSocket limits: see EchoServices. */
-  maxBufferedBytes: number
-  stallMs: number
+  ws: { maxSubscriptions: number; maxPending: number; maxBufferedBytes: number; stallMs: number }
 }
 
 export interface App {
   handle(req: Request): Promise<Reply>
-  /** The reply for an error thrown while a reply was being produced or streamed. */
+  /** The reply for a failure outside `handle`, such as a body that could not be read. */
   errorReply(error: unknown, req: Pick<Request, 'method' | 'path'>): Reply
+  /** A streamed reply failed after its status went out: nothing can be told any more, but it is logged. */
+  streamFailed(error: unknown, req: Pick<Request, 'method' | 'path'>): void
   /** The path a WebSocket upgrade is accepted on, and the protocol session for each connection there. */
   readonly socketPath: string
   openSocket(conn: Connection, remote: string): EchoSession
 }
 
-const internalError = new HttpError(500, { error: 'internal error' })
-const upgradeRequired = new HttpError(426, { error: 'this is a WebSocket endpoint: connect with a WebSocket client' }, { upgrade: 'websocket' })
+const internalError = new Refusal(500, 'internal error')
+const databaseUnavailable = () => unavailable('database unavailable')
+const upgradeRequired = jsonReply(426, { error: 'this is a WebSocket endpoint: connect with a WebSocket client' }, { upgrade: 'websocket' })
+
+/** A refusal as an HTTP reply: its reason (as text or in JSON beside its detail) and the headers it implies. */
+function replyOf({ status, reason, detail, options }: Refusal): Reply {
+  const headers: Record<string, string> = {}
+  if (options.retryAfter !== undefined) headers['retry-after'] = String(options.retryAfter)
+  if (options.allow) headers.allow = options.allow.join(', ')
+  const reply = options.plain ? textReply(status, reason, headers) : jsonReply(status, { error: reason, ...detail }, headers)
+  return options.close ? { ...reply, close: true } : reply
+}
 
 export function createApp(services: Services): App {
+  const ingest = createIngest(services)
   const router = new Router()
   siteRoutes(router, services.databaseReady)
-  clientRoutes(router, services)
+  clientRoutes(router, { ...services, ingest })
   monitorRoutes(router, services)
-  router.add('/echo', {
-    GET: () => {
-      throw upgradeRequired
-    },
-  })
+  router.add('/echo', { GET: () => upgradeRequired })
 
-  /** The one mapping of failures to what a client is told: an HttpError's own, 503, or a logged 500. */
-  const asHttpError = (error: unknown, where: string): HttpError => {
-    if (error instanceof HttpError) return error
-    if (isDatabaseUnavailable(error)) return unavailable('database unavailable')
+  /** The one mapping of failures: a refusal is itself, an outage is 503, anything else a logged 500. */
+  const refusalOf = (error: unknown, where: string): Refusal => {
+    if (error instanceof Refusal) return error
+    if (isDatabaseUnavailable(error)) return databaseUnavailable()
     services.logError(`${where} failed`, error)
     return internalError
   }
-  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>): Reply => asHttpError(error, `${req.method} ${req.path}`).reply()
+  const describe = (req: Pick<Request, 'method' | 'path'>) => `${req.method} ${req.path}`
+  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>) => replyOf(refusalOf(error, describe(req)))
 
   return {
     async handle(req) {
@@ -70,7 +83,9 @@ export function createApp(services: Services): App {
       }
     },
     errorReply,
+    streamFailed: (error, req) => void refusalOf(error, describe(req)),
     socketPath: '/echo',
-    openSocket: (conn, remote) => new EchoSession(conn, { ...services, errorReason: (e) => asHttpError(e, 'CLIENT_DATA').payload.error }, remote),
+    openSocket: (conn, remote) =>
+      new EchoSession(conn, { ...services.ws, sampler: services.sampler, ingest, errorReason: (e) => refusalOf(e, 'CLIENT_DATA').reason }, remote),
   }
 }

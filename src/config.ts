@@ -10,11 +10,6 @@ const integer = (min: number, max: number) =>
     v.minValue(min, `expected a whole number from ${min} to ${max}`),
     v.maxValue(max, `expected a whole number from ${min} to ${max}`),
   )
-const boolean = v.pipe(
-  v.string(),
-  v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'expected true or false'),
-  v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
-)
 const text = v.pipe(v.string(), v.minLength(1, 'expected a non-empty value'))
 const postgresUrl = v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/./, 'expected a postgres:// or postgresql:// URL'))
 
@@ -44,8 +39,8 @@ const settings = {
     env: 'INGEST_CONCURRENCY',
     flag: 'ingest-concurrency',
     schema: integer(1, 64),
-    // Two: a statement commits while the next is sent. Four made smaller statements that cost PostgreSQL
-    // more per row (11-12 instead of 7-9 µs a single sample) and were 5-8 % slower, single or in batches.
+    // Two: a statement commits while the next is sent. More made smaller statements that cost PostgreSQL
+    // more per row, and were slower, single or in batches.
     default: '2',
     help: 'insert statements in flight at once (each on its own PostgreSQL connection)',
   }),
@@ -156,12 +151,27 @@ const settings = {
     default: '30',
     help: 'a subscribed WebSocket, or a streamed log slice, whose reader takes nothing for this long is closed',
   }),
-  allowUwsFallback: row({
-    env: 'ALLOW_UWS_FALLBACK',
-    flag: 'allow-uws-fallback',
-    schema: boolean,
-    default: 'false',
-    help: "start even if uWebSockets.js's native binary did not load (slow JS server)",
+  wsIdleSeconds: row({
+    env: 'WS_IDLE_SECONDS',
+    flag: 'ws-idle-seconds',
+    // uWS times idle sockets in 4-second ticks, from 8 seconds on.
+    schema: v.pipe(integer(8, 960), v.check((n) => n % 4 === 0, 'expected a multiple of 4 from 8 to 960')),
+    default: '120',
+    help: 'a WebSocket that sends nothing, not even a pong to our pings, for this long is closed',
+  }),
+  wsMaxSubscriptions: row({
+    env: 'WS_MAX_SUBSCRIPTIONS',
+    flag: 'ws-max-subscriptions',
+    schema: integer(1, 10_000),
+    default: '64',
+    help: 'SUBSCRIBEs one WebSocket may hold at once',
+  }),
+  wsMaxPending: row({
+    env: 'WS_MAX_PENDING',
+    flag: 'ws-max-pending',
+    schema: integer(1, 1_000_000),
+    default: '4096',
+    help: 'messages of one WebSocket waiting for their replies; a client that sends more is disconnected',
   }),
 }
 

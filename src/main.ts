@@ -1,4 +1,5 @@
-// Start-up: configuration, database, app, transport; and the shutdown order on SIGINT/SIGTERM.
+// Start-up: configuration, database, app, transport; and the shutdown on SIGINT/SIGTERM, which undoes the
+// start-up's steps in reverse order.
 import { createApp } from './app.js'
 import { Authenticator } from './auth/authenticator.js'
 import { ConfigError, helpText, loadConfig, type Config } from './config.js'
@@ -8,7 +9,7 @@ import { GroupWriter } from './ingest/writer.js'
 import { clientStore } from './store/clients.js'
 import { openDatabase } from './store/db.js'
 import { sampleStore } from './store/samples.js'
-import type { Serve } from './transport/server.js'
+import type { Serve } from './transport/policy.js'
 
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
 const logError = (message: string, error: unknown) =>
@@ -23,25 +24,34 @@ function fail(message: string, code = 1): never {
  * The transport for this runtime, loaded only when it is the one used: the uWS module loads a native binary
  * (in the bundle it exits without one), which no other runtime can.
  */
-async function loadTransport(config: Config): Promise<Serve> {
+async function loadTransport(): Promise<Serve> {
   if ('Deno' in globalThis) return (await import('./transport/deno.js')).serve
   const { nativeLoaded, serve } = await import('./transport/uws.js')
   if (!nativeLoaded) {
-    if (!config.allowUwsFallback) {
-      fail(
-        "uWebSockets.js's native binary did not load (see the warning above), and its JS fallback is many times slower. " +
-          `This build supports Node.js 16, 18 and 20 on ${process.platform}-${process.arch}; this is Node.js ${process.versions.node}. ` +
-          'Use the single executable (npm run build:exe), the Docker image or Deno, which carry a runtime it supports, ' +
-          'or set ALLOW_UWS_FALLBACK=true to run on the fallback anyway.',
-      )
-    }
-    log('WARNING: running on the slow JS fallback of uWebSockets.js (ALLOW_UWS_FALLBACK)')
+    fail(
+      "uWebSockets.js's native binary did not load (see the warning above). " +
+        `This build supports Node.js 16, 18 and 20 on ${process.platform}-${process.arch}; this is Node.js ${process.versions.node}. ` +
+        'Use the single executable (npm run build:exe), the Docker image or Deno, which carry a runtime it supports.',
+    )
   }
   return serve
 }
 
-async function main(config: Config): Promise<void> {
-  const serve = await loadTransport(config)
+/** What start-up has brought up so far, each with the step that takes it down again. */
+class Steps {
+  readonly #undo: (() => unknown)[] = []
+  add<T>(value: T, undo: (value: T) => unknown): T {
+    this.#undo.push(() => undo(value))
+    return value
+  }
+  /** Undoes every step, the last one first; a failing step is logged and the rest still run. */
+  async undo(): Promise<void> {
+    for (const undo of this.#undo.splice(0).reverse()) await Promise.resolve().then(undo).catch((e) => logError('shutting down', e))
+  }
+}
+
+async function main(config: Config, steps: Steps): Promise<void> {
+  const serve = await loadTransport()
   const startedAt = new Date()
   // The first host snapshot and the database start-up take the longest: do them at once, and if either
   // fails, leave nothing running (an embedded PostgreSQL would outlive us).
@@ -52,20 +62,22 @@ async function main(config: Config): Promise<void> {
       log,
     ),
   ])
-  if (sampled.status === 'rejected' || opened.status === 'rejected') {
-    if (sampled.status === 'fulfilled') sampled.value.stop()
-    if (opened.status === 'fulfilled') await opened.value.close()
-    throw sampled.status === 'rejected' ? sampled.reason : (opened as PromiseRejectedResult).reason
-  }
+  if (sampled.status === 'fulfilled') steps.add(sampled.value, (s) => s.stop())
+  if (opened.status === 'fulfilled') steps.add(opened.value, (db) => db.close())
+  if (sampled.status === 'rejected') throw sampled.reason
+  if (opened.status === 'rejected') throw opened.reason
   const sampler = sampled.value
   const db = opened.value
   const samples = sampleStore(db.sql, db.writeSql)
-  const writer = new GroupWriter((ids, rows) => samples.write(ids, rows), {
-    maxQueued: config.ingestMaxQueued,
-    queueWaitMs: config.ingestQueueWaitMs,
-    maxBatchRows: config.ingestBatchRows,
-    concurrency: config.ingestConcurrency,
-  })
+  const writer = steps.add(
+    new GroupWriter((ids, rows) => samples.write(ids, rows), {
+      maxQueued: config.ingestMaxQueued,
+      queueWaitMs: config.ingestQueueWaitMs,
+      maxBatchRows: config.ingestBatchRows,
+      concurrency: config.ingestConcurrency,
+    }),
+    (w) => w.drain(),
+  )
   const app = createApp({
     auth: new Authenticator(clientStore(db.sql), {
       cacheSize: config.authCacheSize,
@@ -81,46 +93,42 @@ async function main(config: Config): Promise<void> {
     maxBatchSamples: config.maxBatchSamples,
     maxInflatedBytes: config.maxInflatedBytes,
     logError,
-    maxBufferedBytes: config.wsMaxBufferedBytes,
-    stallMs: config.stallSeconds * 1000,
+    ws: {
+      maxSubscriptions: config.wsMaxSubscriptions,
+      maxPending: config.wsMaxPending,
+      maxBufferedBytes: config.wsMaxBufferedBytes,
+      stallMs: config.stallSeconds * 1000,
+    },
   })
-  let server
-  let loadLog: LoadLog | undefined
-  try {
-    if (config.loadLogPath !== 'off') {
-      loadLog = await LoadLog.open({ path: config.loadLogPath, maxBytes: config.loadLogMaxBytes, keep: config.loadLogKeep }, sampler, logError)
-    }
-    server = await serve(app, {
+  if (config.loadLogPath !== 'off') {
+    const options = { path: config.loadLogPath, maxBytes: config.loadLogMaxBytes, keep: config.loadLogKeep }
+    steps.add(await LoadLog.open(options, sampler, logError), (l) => l.close())
+  }
+  const server = steps.add(
+    await serve(app, {
       host: config.host,
       port: config.port,
       maxBodyBytes: config.maxBodyBytes,
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
       maxSocketBackpressure: config.wsMaxBufferedBytes * 4,
+      socketIdleSeconds: config.wsIdleSeconds,
       stallMs: config.stallSeconds * 1000,
-    })
-  } catch (e) {
-    sampler.stop()
-    await loadLog?.close()
-    await db.close()
-    throw e
-  }
+    }),
+    (s) => s.close(),
+  )
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
     log(`${signal}: shutting down`)
-    server.close()
-    await writer.drain()
-    sampler.stop()
-    await loadLog?.close()
-    await db.close().catch((e) => logError('closing the database', e))
+    await steps.undo()
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
   // Only now, with the shutdown in place: whoever waits for this line may stop the server at once.
   log(`database: ${db.description}`)
-  if (loadLog) log(`writing the server's load to ${config.loadLogPath}`)
+  if (config.loadLogPath !== 'off') log(`writing the server's load to ${config.loadLogPath}`)
   log(`listening on http://${config.host}:${server.port}`)
 }
 
@@ -136,4 +144,8 @@ try {
   if (e instanceof ConfigError) fail(e.message, 2)
   throw e
 }
-main(config).catch((e) => fail(e instanceof Error ? e.message : String(e)))
+const steps = new Steps()
+main(config, steps).catch(async (e: unknown) => {
+  await steps.undo()
+  fail(e instanceof Error ? e.message : String(e))
+})

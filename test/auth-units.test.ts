@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import { isSupportedUsername, makeClientId, parseClientId, tokenOfHeader } from '../src/auth/client-id.js'
 import { hashPassword, verifyPassword } from '../src/auth/password.js'
 import { LoginThrottle } from '../src/auth/throttle.js'
-import { HttpError } from '../src/http/reply.js'
+import { Refusal } from '../src/errors.js'
 
 test('client_id is base64 of username:password, and only canonical base64 parses', () => {
   assert.equal(makeClientId('wood', '123'), 'd29vZDoxMjM=')
@@ -46,13 +46,13 @@ test('the throttle locks an address out of a username after the failures, and le
   fail()
   // Attempts under way count: a third concurrent one may run, a fourth may not.
   throttle.begin('wood', 'a')
-  assert.throws(() => throttle.begin('wood', 'a'), (e: HttpError) => e.status === 429)
+  assert.throws(() => throttle.begin('wood', 'a'), (e: Refusal) => e.status === 429)
   throttle.end('wood', 'a', false)
-  assert.throws(() => throttle.check('wood', () => 'a'), (e: HttpError) => e.status === 429 && e.headers['retry-after'] === '60')
+  assert.throws(() => throttle.check('wood', () => 'a'), (e: Refusal) => e.status === 429 && String(e.options.retryAfter) === '60')
   throttle.check('wood', () => 'b')
   throttle.check('other', () => 'a')
   now += 59_000
-  assert.throws(() => throttle.check('wood', () => 'a'), (e: HttpError) => e.headers['retry-after'] === '1')
+  assert.throws(() => throttle.check('wood', () => 'a'), (e: Refusal) => String(e.options.retryAfter) === '1')
   now += 1_001
   throttle.check('wood', () => 'a')
   throttle.begin('wood', 'a')

@@ -328,9 +328,11 @@ describe('POST /client/{S}: send a sample', () => {
 
     test('a body over the limit (1 MiB) gets 413 without being read to the end', async () => {
       const body = JSON.stringify({ mem: 1, pad: 'x'.repeat(1_100_000) })
-      const res = await http.post(`/client/${victim.clientId}`, body)
+      // A client that means to keep the connection is told it will close (one that says close is not told);
+      // Deno instead reads the rest of the body itself, and the connection stays usable.
+      const res = await http.post(`/client/${victim.clientId}`, body, { connection: 'keep-alive' })
       assert.equal(res.status, 413)
-      assert.equal(res.headers.connection, 'close')
+      assert.equal(res.headers.connection, target === 'deno' ? undefined : 'close')
       assert.equal(typeof (res.json() as { error: unknown }).error, 'string')
     })
 
@@ -448,11 +450,11 @@ describe('log span and slice', () => {
   })
 
   for (const query of ['start=abc', 'end=1.5', 'start=1e3', 'start=0x10', 'end=99999999999999999999', 'start=%20']) {
-    test(`slice with ${query} -> 400 value error`, async () => {
+    test(`slice with ${query} -> 400 value error, exactly (the original's tests compare the whole body)`, async () => {
       const { clientId } = await register()
       const res = await http.get(`/client/${clientId}/time/report?${query}`)
       assert.equal(res.status, 400)
-      assert.equal((res.json() as { error: string }).error, 'value error')
+      assert.equal(res.text, '{"error": "value error"}')
     })
   }
 

@@ -18,8 +18,8 @@ function session(buffered: () => number, stallMs: number) {
   let onSend = () => {}
   /** Resolves once `count` frames have been sent. */
   const sentCount = (count: number) => new Promise<void>((resolve) => (onSend = () => sent.length >= count && resolve()))
-  // The protocol's other services (auth, writer) are not reached by these messages.
-  const services = { sampler, now: () => 0, errorReason: () => 'internal error', maxBufferedBytes: 1000, stallMs } as unknown as EchoServices
+  // The protocol's ingest is not reached by these messages.
+  const services = { sampler, errorReason: () => 'internal error', maxSubscriptions: 64, maxPending: 4096, maxBufferedBytes: 1000, stallMs } as unknown as EchoServices
   const conn = { send: (t: string) => (sent.push(t), onSend()), close: () => closed(), bufferedAmount: buffered }
   return { echo: new EchoSession(conn, services, 'test'), sent, closing, sentCount }
 }

@@ -246,7 +246,14 @@ describe('CLIENT_DATA', () => {
     assert.equal(slice.text, '{"payload": [{"cpu": 26.0, "mem": 6172.0, "storage": 95888.0, "unix_time": 1646650624}]}')
   })
 
-  test('the GUI client: HELLO before every sample, its json.dumps(indent=4) frames', async () => {
+  test('the echo is json.dumps of the data as parsed: keys in the order sent, other keys too, numbers as Python reads them', async () => {
+    const clientId = await register()
+    const s = await socket()
+    s.send(`{"type": "CLIENT_DATA", "client_id": "${clientId}", "data": {"storage":2E3, "note":"caf\u00e9", "mem" : 1e3, "time":1646650625, "cpu_load":-0}}`)
+    assert.equal(await s.next(), '{"type": "DATA_RETURN", "payload": {"data": {"storage": 2000.0, "note": "caf\\u00e9", "mem": 1000.0, "time": 1646650625, "cpu_load": 0}}}')
+  })
+
+  test('the GUI client: HELLO before every sample, its json.dumps(indent=4) frames, time first and echoed first', async () => {
     const clientId = await register()
     const s = await socket(false)
     for (let t = 1700000000; t < 1700000003; t++) {
@@ -254,7 +261,7 @@ describe('CLIENT_DATA', () => {
       assert.equal(await s.next(), welcome)
       const data = { time: t, cpu_load: 12.5, mem: 5600 }
       s.send(JSON.stringify({ type: 'CLIENT_DATA', data, interval: 2, client_id: clientId }, null, 4))
-      assert.equal(await s.next(), `{"type": "DATA_RETURN", "payload": {"data": {"cpu_load": 12.5, "mem": 5600, "time": ${t}}}}`)
+      assert.equal(await s.next(), `{"type": "DATA_RETURN", "payload": {"data": {"time": ${t}, "cpu_load": 12.5, "mem": 5600}}}`)
     }
     const span = await client(server.url).get(`/client/${clientId}/time`)
     assert.deepEqual(span.json(), { start: 1700000000, end: 1700000002 })

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { test } from 'node:test'
-import { dumps, float, floatRepr, int, numFromLexeme } from '../src/wire/pyjson.js'
+import { dumps, float, floatRepr, numFromLexeme } from '../src/wire/pyjson.js'
 
 test('floats print as Python repr prints them', () => {
   const cases: [number, string][] = [
@@ -26,7 +26,7 @@ test('floats print as Python repr prints them', () => {
 
 test('json.dumps layout: separators, escapes, ints and floats', () => {
   assert.equal(
-    dumps({ type: 'EVENT', payload: { request: '1', cpu: float(3), mem: null, ok: true, list: [int(1), float(2.5)] } }),
+    dumps({ type: 'EVENT', payload: { request: '1', cpu: float(3), mem: null, ok: true, list: [1, float(2.5)] } }),
     '{"type": "EVENT", "payload": {"request": "1", "cpu": 3.0, "mem": null, "ok": true, "list": [1, 2.5]}}',
   )
   assert.equal(dumps('ü😀\u007f\n\t"\\\u0001'), '"\\u00fc\\ud83d\\ude00\\u007f\\n\\t\\"\\\\\\u0001"')

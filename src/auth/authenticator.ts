@@ -1,6 +1,6 @@
 // Who a request acts as (contract, "Authentication of /client/{S}"), and registration or login.
 // Verified client_ids are cached so that ingest runs scrypt once per client, not once per sample.
-import { unauthorized, unsupportableUsername } from '../http/reply.js'
+import { unauthorized, unsupportableUsername } from '../errors.js'
 import type { ClientStore } from '../store/clients.js'
 import { isSupportedUsername, makeClientId, parseClientId, tokenOfHeader } from './client-id.js'
 import { hashPassword, verifyPassword } from './password.js'

@@ -1,7 +1,7 @@
 // Failed logins per username and remote address: after `maxFailures` (counting checks still under way), that
 // address is refused with 429 for that username for `lockSeconds`. Nobody can make the server run scrypt
 // for one name without end, and an attacker elsewhere cannot lock a client out.
-import { tooManyRequests } from '../http/reply.js'
+import { tooManyRequests } from '../errors.js'
 
 interface Entry {
   failures: number

@@ -1,4 +1,4 @@
-// The transport-neutral request and reply values, and the one error type that carries its own reply.
+// The transport-neutral request and reply values: what a transport hands the app, and what it writes back.
 import { dumps, type PyValue } from '../wire/pyjson.js'
 
 export interface Request {
@@ -18,54 +18,33 @@ export const requestHeaders = ['authorization', 'content-type', 'content-encodin
 export type RequestHeader = (typeof requestHeaders)[number]
 
 /** A piece of a streamed body: text, or bytes already encoded (UTF-8). */
-export type Chunk = string | Uint8Array
+export type BodyChunk = string | Uint8Array
 
 export interface Reply {
   status: number
   headers: Record<string, string>
   /** A string or bytes, or chunks streamed as they come (a log slice) with no size known before. */
-  body: string | Uint8Array | AsyncIterable<Chunk>
-  /** Close the connection after this reply, for a request whose body was not read. */
+  body: string | Uint8Array | AsyncIterable<BodyChunk>
+  /** Close the connection after this reply: the request's body was not read to its end. */
   close?: boolean
 }
 
 const json = { 'content-type': 'application/json' }
+const text = { 'content-type': 'text/plain; charset=utf-8' }
 
 export const jsonReply = (status: number, value: PyValue, headers?: Record<string, string>): Reply => jsonTextReply(status, dumps(value), headers)
 
 /** A reply of JSON text already rendered. */
-export const jsonTextReply = (status: number, text: string, headers?: Record<string, string>): Reply => ({
+export const jsonTextReply = (status: number, body: string, headers?: Record<string, string>): Reply => ({
   status,
   headers: headers ? { ...json, ...headers } : json,
-  body: text,
+  body,
 })
 
-export const streamReply = (status: number, chunks: AsyncIterable<Chunk>): Reply => ({ status, headers: json, body: chunks })
+export const textReply = (status: number, body: string, headers?: Record<string, string>): Reply => ({
+  status,
+  headers: headers ? { ...text, ...headers } : text,
+  body,
+})
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly payload: { error: string } & Record<string, PyValue>,
-    readonly headers: Record<string, string> = {},
-    readonly close = false,
-  ) {
-    super(payload.error)
-  }
-  reply(): Reply {
-    return { ...jsonReply(this.status, this.payload, this.headers), close: this.close }
-  }
-}
-
-export const badRequest = (error: string, detail: Record<string, PyValue> = {}) => new HttpError(400, { error, ...detail })
-export const unauthorized = () => new HttpError(401, { error: 'authorization error' })
-export const unsupportableUsername = () => new HttpError(401, { error: 'unsupportable username' })
-export const notFound = () => new HttpError(404, { error: 'not found' })
-export const methodNotAllowed = (allow: readonly string[]) =>
-  new HttpError(405, { error: 'method not allowed' }, { allow: allow.join(', ') })
-export const logEmpty = () => new HttpError(406, { error: 'log is empty' })
-export const payloadTooLarge = (limit: number) =>
-  new HttpError(413, { error: `body over the limit of ${limit} bytes` }, { connection: 'close' }, true)
-export const tooManyRequests = (retryAfterSeconds: number) =>
-  new HttpError(429, { error: 'too many failed logins, try again later' }, { 'retry-after': String(retryAfterSeconds) })
-export const unavailable = (error: string, retryAfterSeconds = 1) =>
-  new HttpError(503, { error }, { 'retry-after': String(retryAfterSeconds) })
+export const streamReply = (status: number, chunks: AsyncIterable<BodyChunk>): Reply => ({ status, headers: json, body: chunks })

@@ -1,5 +1,6 @@
 // One route table: method + path matching, path aliases, and the 404/405 decisions.
-import { badRequest, methodNotAllowed, notFound, type Reply, type Request } from './reply.js'
+import { badRequest, methodNotAllowed, notFound } from '../errors.js'
+import type { Reply, Request } from './reply.js'
 
 /** params are the decoded values of the pattern's ':name' segments, in order. */
 export type Handler = (req: Request, params: string[]) => Reply | Promise<Reply>

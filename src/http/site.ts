@@ -1,6 +1,6 @@
 // The service's own pages (contract, "Server self-monitoring"): the welcome page, the API description, and
 // the health checks.
-import { jsonReply, unavailable, type Reply } from './reply.js'
+import { jsonReply, type Reply } from './reply.js'
 import type { Router } from './router.js'
 
 const welcome: Reply = { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<p>Welcome</p>' }
@@ -9,7 +9,7 @@ const about = jsonReply(200, { name: 'system monitor', version: '0.0.1' })
 const alive = jsonReply(200, { status: 'ok' })
 const ready = jsonReply(200, { status: 'ready' })
 
-/** `databaseReady` rejects (and the app answers 503) while the database cannot be reached. */
+/** `databaseReady` rejects while the database cannot be reached, which the app answers with 503. */
 export function siteRoutes(router: Router, databaseReady: () => Promise<void>): void {
   router.add('/', { GET: () => welcome })
   router.add('/api', { GET: () => about })
@@ -17,11 +17,7 @@ export function siteRoutes(router: Router, databaseReady: () => Promise<void>): 
   router.add('/healthz', { GET: () => alive })
   router.add('/readyz', {
     GET: async () => {
-      try {
-        await databaseReady()
-      } catch {
-        throw unavailable('database unavailable')
-      }
+      await databaseReady()
       return ready
     },
   })

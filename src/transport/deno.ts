@@ -1,10 +1,10 @@
 // Deno adapter: the only file that knows Deno's server. It puts Deno.serve and Deno.upgradeWebSocket in front
-// of the same app as uws.ts, and only translates: the request with its raw path and its body read within the
-// limits, the reply (a streamed one pulled as the socket takes it), and /echo over Deno's WebSocket.
+// of the same app as uws.ts, and only translates: the request with its raw target, its body fed to the shared
+// reader, the reply (a streamed one pulled as the socket takes it), and /echo over Deno's WebSocket.
 import type { App } from '../app.js'
-import { badRequest, HttpError, payloadTooLarge, requestHeaders, type Chunk, type Reply, type Request } from '../http/reply.js'
-import type { Connection, EchoSession } from '../ws/echo.js'
-import { BodyBudget, budgetExceeded, grownSize, type ServeOptions, type Server } from './server.js'
+import { badRequest, Refusal } from '../errors.js'
+import type { BodyChunk, Reply, Request } from '../http/reply.js'
+import { BodyBudget, BodyReader, declaredLength, firstChunk, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
 
 // The little of Deno's API used here: this is a Node project, without Deno's own type declarations.
 interface NetAddr {
@@ -27,7 +27,6 @@ declare const Deno: {
   upgradeWebSocket(request: WebRequest, options: { protocol?: string; idleTimeout: number }): { socket: WebSocket; response: Response }
 }
 
-const empty = new Uint8Array(0)
 const encoder = new TextEncoder()
 const unreadable = badRequest('the request body could not be read')
 /** The reason a streamed body is cut: the reader stalled, or the error was logged already. */
@@ -68,105 +67,59 @@ function rawTarget(url: string, host: string | null): string {
 async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, web: WebRequest, remote: string): Promise<Response> {
   const target = rawTarget(web.url, web.headers.get('host'))
   const mark = target.indexOf('?')
-  const request: Request = {
-    method: web.method.toUpperCase(),
-    path: mark < 0 ? target : target.slice(0, mark),
-    query: mark < 0 ? '' : target.slice(mark + 1),
-    headers: {},
-    body: empty,
-    remote: () => remote,
-  }
-  for (const name of requestHeaders) {
-    const value = web.headers.get(name)
-    if (value !== null) request.headers[name] = value
-  }
+  const [path, query] = mark < 0 ? [target, ''] : [target.slice(0, mark), target.slice(mark + 1)]
+  const request = requestOf(web.method, path, query, (name) => web.headers.get(name), () => remote)
   if (request.path === app.socketPath && request.method === 'GET' && web.headers.get('upgrade')?.toLowerCase() === 'websocket') {
     // A handshake Deno refuses goes on to the app (426), as uWS sends it.
     const upgraded = upgrade(app, options, web, remote)
     if (upgraded) return upgraded
   }
-  // Bytes of the body budget this request holds until its reply is ready.
-  let reserved = 0
-  const hold = (size: number) => {
-    if (budget.take(size - reserved)) {
-      reserved = size
-      return true
-    }
-    // Refused: what it held goes back at once, as uws.ts does, not after the reply is made. Another upload's
-    // next chunk could otherwise be judged meanwhile and refused too (seen in the MAX_BUFFERED_BODY_BYTES test).
-    budget.give(reserved)
-    reserved = 0
-    return false
-  }
-  let reply: Reply
+  return respond(app, options, request, await replyTo(app, options, budget, web, request))
+}
+
+async function replyTo(app: App, options: ServeOptions, budget: BodyBudget, web: WebRequest, request: Request): Promise<Reply> {
+  if (!web.body) return app.handle(request)
+  let reader: BodyReader | undefined
   try {
-    reply = await replyTo(app, options, web, request, hold)
+    reader = new BodyReader(budget, options.maxBodyBytes, declaredLength(web.headers.get('content-length'), options.maxBodyBytes))
+    request.body = await readBody(web.body, reader)
+  } catch (e) {
+    reader?.release()
+    // The rest of the body is not wanted: stop receiving it.
+    void web.body.cancel().catch(() => undefined)
+    return app.errorReply(e instanceof Refusal ? e : unreadable, request)
+  }
+  try {
+    return await app.handle(request)
   } finally {
-    budget.give(reserved)
+    reader.release()
   }
-  return respond(app, options, request, reply)
 }
 
-async function replyTo(app: App, options: ServeOptions, web: WebRequest, request: Request, hold: (size: number) => boolean): Promise<Reply> {
-  if (web.body) {
-    const contentLength = web.headers.get('content-length')
-    const declared = contentLength === null ? -1 : Number(contentLength)
-    // Trust a declared length (hono's body-limit does the same): refuse without reading the body.
-    if (declared > options.maxBodyBytes) return payloadTooLarge(options.maxBodyBytes).reply()
-    try {
-      request.body = await readBody(web.body, declared, options.maxBodyBytes, hold)
-    } catch (e) {
-      return (e instanceof HttpError ? e : unreadable).reply()
-    }
-  }
-  return app.handle(request).catch((e: unknown) => app.errorReply(e, request))
-}
-
-/** Reads a body into a buffer that grows with what arrives (not with what is declared), held against the budget. */
-async function readBody(body: ReadableStream<Uint8Array>, declared: number, limit: number, hold: (size: number) => boolean): Promise<Uint8Array> {
-  const reader = body.getReader()
-  let buffer = empty
-  let length = 0
+/** Reads the whole body through the reader; on a refusal the rest is not wanted and is not received. */
+async function readBody(body: ReadableStream<Uint8Array>, reader: BodyReader): Promise<Uint8Array> {
+  const stream = body.getReader()
   try {
     for (;;) {
-      const { done, value } = await reader.read()
-      if (done) return buffer.subarray(0, length)
-      if (length + value.byteLength > limit) throw payloadTooLarge(limit)
-      if (length + value.byteLength > buffer.length) {
-        const size = grownSize(buffer.length, length + value.byteLength, declared, limit)
-        if (!hold(size)) throw budgetExceeded
-        const grown = new Uint8Array(size)
-        grown.set(buffer.subarray(0, length))
-        buffer = grown
-      }
-      buffer.set(value, length)
-      length += value.byteLength
+      const { done, value } = await stream.read()
+      if (done) return reader.body()
+      reader.push(value, false)
     }
-  } catch (e) {
-    // The rest of the body is not wanted: stop receiving it.
-    void reader.cancel().catch(() => undefined)
-    throw e
+  } finally {
+    stream.releaseLock()
   }
 }
 
 async function respond(app: App, options: ServeOptions, request: Request, reply: Reply): Promise<Response> {
-  // Connection is hop-by-hop, and Deno's own: after a reply whose request body was left unread it closes the
-  // connection and says so. One of ours would be sent as well, and not acted on.
-  const headers = new Headers(reply.headers)
-  headers.delete('connection')
-  const init = { status: reply.status, headers }
+  // reply.close needs nothing here: Deno reads the rest of a body left unread itself, and the connection stays usable.
+  const init = { status: reply.status, headers: reply.headers }
   const body = reply.body
   // Bytes, not a string: Deno would add a text/plain content-type to a string that came without one.
   if (typeof body === 'string') return new Response(encoder.encode(body), init)
   if (body instanceof Uint8Array) return new Response(body as Uint8Array<ArrayBuffer>, init)
   const chunks = body[Symbol.asyncIterator]()
-  let first: IteratorResult<Chunk>
-  try {
-    // The status goes out only once the first chunk exists, so an early failure still gets its own status.
-    first = await chunks.next()
-  } catch (e) {
-    return respond(app, options, request, app.errorReply(e, request))
-  }
+  const first = await firstChunk(app, request, chunks)
+  if ('status' in first) return respond(app, options, request, first)
   return new Response(streamed(app, options, request, chunks, first), init)
 }
 
@@ -174,8 +127,8 @@ async function respond(app: App, options: ServeOptions, request: Request, reply:
  * A streamed reply that Deno pulls as the socket takes it: the next chunk is fetched only then, a reader that
  * takes nothing for stallMs is cut off, and a reader that goes away cancels it, which closes the cursor.
  */
-function streamed(app: App, options: ServeOptions, request: Request, chunks: AsyncIterator<Chunk>, first: IteratorResult<Chunk>): ReadableStream<Uint8Array> {
-  let pending: IteratorResult<Chunk> | undefined = first
+function streamed(app: App, options: ServeOptions, request: Request, chunks: AsyncIterator<BodyChunk>, first: IteratorResult<BodyChunk>): ReadableStream<Uint8Array> {
+  let pending: IteratorResult<BodyChunk> | undefined = first
   let stall: ReturnType<typeof setTimeout> | undefined
   let ended = false
   const end = () => {
@@ -194,7 +147,7 @@ function streamed(app: App, options: ServeOptions, request: Request, chunks: Asy
           if (next.done) return controller.close()
           controller.enqueue(typeof next.value === 'string' ? encoder.encode(next.value) : next.value)
         } catch (e) {
-          app.errorReply(e, request) // for its log line: the status is already out
+          app.streamFailed(e, request)
           // Erroring the body is how Deno cuts the connection, the only honest end once the status is out.
           controller.error(cutOff)
           return void end()
@@ -220,37 +173,25 @@ function upgrade(app: App, options: ServeOptions, web: WebRequest, remote: strin
   try {
     // uWS answers with the protocols the client offers; Deno takes one of them, as it splits the offer (at ', ').
     const protocol = web.headers.get('sec-websocket-protocol')?.split(', ')[0]
-    ;({ socket, response } = Deno.upgradeWebSocket(web, { protocol, idleTimeout: 120 }))
+    ;({ socket, response } = Deno.upgradeWebSocket(web, { protocol, idleTimeout: options.socketIdleSeconds }))
   } catch {
     return undefined
   }
   socket.binaryType = 'arraybuffer'
-  const open = () => socket.readyState === WebSocket.OPEN
-  const conn: Connection = {
-    send: (text) => {
-      if (!open()) return
-      socket.send(text)
-      // As uWS's closeOnBackpressureLimit: a peer this far behind is dropped rather than queued for.
-      if (socket.bufferedAmount > options.maxSocketBackpressure) socket.close(1008, 'not keeping up')
-    },
-    close: () => void (open() && socket.close(1008, 'not keeping up')),
-    bufferedAmount: () => (open() ? socket.bufferedAmount : 0),
+  socket.onopen = () => {
+    const events = openSocket(
+      app,
+      options,
+      {
+        // Closing already (the peer's close frame is in, its event not yet): nothing more goes out.
+        send: (text) => void (socket.readyState === WebSocket.OPEN && socket.send(text)),
+        end: (code, reason) => socket.close(code, reason),
+        bufferedAmount: () => socket.bufferedAmount,
+      },
+      remote,
+    )
+    socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => events.message(event.data)
+    socket.onclose = () => events.closed()
   }
-  let session: EchoSession | undefined
-  socket.onopen = () => (session = app.openSocket(conn, remote))
-  socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
-    if (!open()) return
-    // uWS's maxPayloadLength. Deno has read the whole message by now, but the protocol never sees it.
-    if (overLimit(event.data, options.maxBodyBytes)) return socket.close(1009, 'message too big')
-    session?.onMessage(typeof event.data === 'string' ? event.data : undefined)
-  }
-  socket.onclose = () => session?.onClose()
   return response
-}
-
-/** Over the limit in bytes? A string's UTF-8 size is 1 to 3 times its length: it is encoded only when in doubt. */
-function overLimit(data: string | ArrayBuffer, limit: number): boolean {
-  if (typeof data !== 'string') return data.byteLength > limit
-  if (data.length > limit) return true
-  return data.length * 3 > limit && encoder.encode(data).byteLength > limit
 }

@@ -1,17 +1,19 @@
 // uWebSockets.js adapter: the only file that knows uWS. Every request goes through one catch-all into the
-// app; this file copies the request, reads the body within its limit, and writes replies corked, with
-// backpressure for streamed ones.
+// app; this file copies the request, feeds the body to the shared reader, and writes replies corked, with
+// backpressure for streamed ones. What it shares with deno.ts is in policy.ts.
 import { STATUS_CODES } from 'node:http'
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
-import type { Connection, EchoSession } from '../ws/echo.js'
-import { payloadTooLarge, requestHeaders, type Chunk, type Reply, type Request } from '../http/reply.js'
-import { BodyBudget, budgetExceeded, grownSize, type ServeOptions, type Server } from './server.js'
+import type { BodyChunk, Reply, Request } from '../http/reply.js'
+import { BodyBudget, BodyReader, declaredLength, firstChunk, openSocket, requestOf, type ServeOptions, type Server, type SocketEvents } from './policy.js'
 
 // The native module has this constant; its typings only declare it as an enum member.
 const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as typeof uWS & { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }
 
-/** The package silently swaps in a slow pure-JS server when its native binary fails to load. */
+/**
+ * The package silently swaps in a pure-JS server when its native binary fails to load: slow, and without
+ * parts of the API this file uses. main.ts refuses to start on it.
+ */
 export const nativeLoaded = typeof uWS.SSLApp === 'function' && typeof LIBUS_LISTEN_EXCLUSIVE_PORT === 'number'
 
 const statusLines = new Map<number, string>()
@@ -20,26 +22,25 @@ const statusLine = (status: number) => {
   if (!line) statusLines.set(status, (line = `${status} ${STATUS_CODES[status] ?? ''}`))
   return line
 }
-const empty = new Uint8Array(0)
 const textDecoder = new TextDecoder()
 
 interface SocketData {
-  session?: EchoSession
-  closed: boolean
+  events?: SocketEvents
 }
 
 export function serve(app: App, options: ServeOptions): Promise<Server> {
   const budget = new BodyBudget(options.maxBufferedBodyBytes)
-  const server = uWS.App()
+  const server = uWS
+    .App()
     .ws<SocketData>(app.socketPath, {
       maxPayloadLength: options.maxBodyBytes,
-      idleTimeout: 120,
+      idleTimeout: options.socketIdleSeconds,
       sendPingsAutomatically: true,
+      // Past this uWS drops what is sent; policy.ts closes the socket when it sees it that far behind.
       maxBackpressure: options.maxSocketBackpressure,
-      closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => {
         res.upgrade<SocketData>(
-          { closed: false },
+          {},
           req.getHeader('sec-websocket-key'),
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -47,22 +48,22 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
         )
       },
       open: (ws) => {
-        const data = ws.getUserData()
-        const conn: Connection = {
-          // Sends come from timers and commits, outside uWS's callbacks: cork them into one write each.
-          send: (text) => void (data.closed || ws.cork(() => ws.send(text, false))),
-          close: () => void (data.closed || ws.end(1008, 'not keeping up')),
-          bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
-        }
-        data.session = app.openSocket(conn, nativeLoaded ? textDecoder.decode(ws.getRemoteAddressAsText()) : '')
+        const remote = textDecoder.decode(ws.getRemoteAddressAsText())
+        ws.getUserData().events = openSocket(
+          app,
+          options,
+          {
+            // Sends come from timers and commits, outside uWS's callbacks: cork them into one write each.
+            send: (text) => void ws.cork(() => ws.send(text, false)),
+            end: (code, reason) => ws.end(code, reason),
+            bufferedAmount: () => ws.getBufferedAmount(),
+          },
+          remote,
+        )
       },
       // The message's memory is reused once this returns: decode it now.
-      message: (ws, message, isBinary) => ws.getUserData().session?.onMessage(isBinary ? undefined : textDecoder.decode(message)),
-      close: (ws) => {
-        const data = ws.getUserData()
-        data.closed = true
-        data.session?.onClose()
-      },
+      message: (ws, message, isBinary) => ws.getUserData().events?.message(isBinary ? message : textDecoder.decode(message)),
+      close: (ws) => ws.getUserData().events?.closed(),
     })
     .any('/*', (res, req) => onRequest(app, options, budget, res, req))
   return new Promise((resolve, reject) => {
@@ -76,29 +77,18 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
 }
 
 function onRequest(app: App, options: ServeOptions, budget: BodyBudget, res: HttpResponse, req: HttpRequest): void {
-  const url = req.getUrl()
-  // The JS fallback's getUrl keeps the query (and its getQuery throws).
-  const mark = nativeLoaded ? -1 : url.indexOf('?')
-  const request: Request = {
-    method: req.getMethod().toUpperCase(),
-    path: mark < 0 ? url : url.slice(0, mark),
-    query: nativeLoaded ? (req.getQuery() ?? '') : mark < 0 ? '' : url.slice(mark + 1),
-    headers: {},
-    body: empty,
-    remote: () => exchange.remote(),
-  }
   // HttpRequest is only valid in this synchronous call: copy what the app reads.
-  for (const name of requestHeaders) {
-    const value = req.getHeader(name)
-    if (value !== '') request.headers[name] = value
-  }
+  const request = requestOf(req.getMethod(), req.getUrl(), req.getQuery() ?? '', (name) => req.getHeader(name), () => exchange.remote())
   const exchange = new Exchange(app, options, res, request)
   const contentLength = req.getHeader('content-length')
   if (contentLength === '' && req.getHeader('transfer-encoding') === '') return exchange.dispatch()
-  const declared = contentLength === '' ? -1 : Number(contentLength)
-  // Trust a declared length (hono's body-limit does the same): refuse without reading the body.
-  if (declared > options.maxBodyBytes) return exchange.send(payloadTooLarge(options.maxBodyBytes).reply())
-  exchange.readBody(declared, budget)
+  let declared: number
+  try {
+    declared = declaredLength(contentLength, options.maxBodyBytes)
+  } catch (e) {
+    return exchange.send(app.errorReply(e, request))
+  }
+  exchange.readBody(new BodyReader(budget, options.maxBodyBytes, declared))
 }
 
 /** One request and its reply: abort tracking, body reading, and every write to the response. */
@@ -106,9 +96,7 @@ class Exchange {
   aborted = false
   /** Woken on abort, while a streamed reply waits for the socket to drain. */
   onAbort?: () => void
-  /** Bytes of the body budget this request holds until its reply is out. */
-  #reserved = 0
-  #budget?: BodyBudget
+  #reader?: BodyReader
   #remote?: string
 
   constructor(
@@ -119,53 +107,31 @@ class Exchange {
   ) {
     res.onAborted(() => {
       this.aborted = true
-      this.#release()
+      this.#reader?.release()
       this.onAbort?.()
     })
   }
 
-  /**
-   * The peer's address: none once the client has gone (the response may no longer be touched), nor under the
-   * JS fallback, which lacks it; the login throttle then keys on the username alone.
-   */
+  /** The peer's address: none once the client has gone (the response may no longer be touched). */
   remote(): string {
-    if (this.#remote === undefined && !this.aborted && nativeLoaded) this.#remote = textDecoder.decode(this.res.getRemoteAddressAsText())
+    if (this.#remote === undefined && !this.aborted) this.#remote = textDecoder.decode(this.res.getRemoteAddressAsText())
     return this.#remote ?? ''
   }
 
-  /** Reads the body into a buffer that grows with what arrives (not with what is declared), then dispatches. */
-  readBody(declared: number, budget: BodyBudget): void {
-    const limit = this.options.maxBodyBytes
-    this.#budget = budget
-    let buffer = empty
-    let length = 0
+  readBody(reader: BodyReader): void {
+    this.#reader = reader
     let finished = false
     this.res.onData((chunk, isLast) => {
       if (finished) return
-      if (length + chunk.byteLength > limit) {
+      try {
+        reader.push(new Uint8Array(chunk), isLast)
+      } catch (e) {
         finished = true
-        return this.send(payloadTooLarge(limit).reply())
+        return this.send(this.app.errorReply(e, this.request))
       }
-      if (length + chunk.byteLength > buffer.length) {
-        const size = grownSize(buffer.length, length + chunk.byteLength, declared, limit)
-        if (!budget.take(size - this.#reserved)) {
-          finished = true
-          return this.send({ ...budgetExceeded.reply(), close: true })
-        }
-        this.#reserved = size
-        // A small body that came whole in one chunk (the hot path) is carved from Node's shared pool rather
-        // than getting memory of its own; one still arriving does get its own, so that a slow sender cannot
-        // hold a pool slab. Only the bytes written are ever handed on (the body is the written prefix).
-        const grown = isLast && length === 0 ? Buffer.allocUnsafe(size) : new Uint8Array(size)
-        grown.set(buffer.subarray(0, length))
-        buffer = grown
-      }
-      // The chunk's memory is reused once this callback returns: copy it.
-      buffer.set(new Uint8Array(chunk), length)
-      length += chunk.byteLength
       if (isLast) {
         finished = true
-        this.request.body = buffer.subarray(0, length)
+        this.request.body = reader.body()
         this.dispatch()
       }
     })
@@ -175,26 +141,23 @@ class Exchange {
     this.app
       .handle(this.request)
       .then((reply) => this.send(reply))
-      .catch((e) => {
-        this.app.errorReply(e, this.request) // for its log line
+      .catch((e: unknown) => {
+        // Only a failure to write the reply comes here.
+        this.app.streamFailed(e, this.request)
         if (!this.aborted) this.res.close()
       })
   }
 
   send(reply: Reply): void {
+    this.#reader?.release()
     const body = reply.body
     if (typeof body !== 'string' && !(body instanceof Uint8Array)) return void this.#stream(reply, body[Symbol.asyncIterator]())
-    this.#release()
     if (this.aborted) return
     this.res.cork(() => {
       this.#writeHead(reply)
+      // uWS says "Connection: close" itself when it is to close.
       this.res.end(body, reply.close)
     })
-  }
-
-  #release(): void {
-    this.#budget?.give(this.#reserved)
-    this.#reserved = 0
   }
 
   #writeHead(reply: Reply): void {
@@ -202,15 +165,9 @@ class Exchange {
     for (const name in reply.headers) this.res.writeHeader(name, reply.headers[name])
   }
 
-  async #stream(reply: Reply, chunks: AsyncIterator<Chunk>): Promise<void> {
-    this.#release()
-    let next: IteratorResult<Chunk>
-    try {
-      // The status is written only once the first chunk exists, so an early failure still gets its own status.
-      next = await chunks.next()
-    } catch (e) {
-      return this.send(this.app.errorReply(e, this.request))
-    }
+  async #stream(reply: Reply, chunks: AsyncIterator<BodyChunk>): Promise<void> {
+    let next = await firstChunk(this.app, this.request, chunks)
+    if ('status' in next) return this.send(next)
     let headWritten = false
     try {
       while (!this.aborted) {
@@ -228,13 +185,12 @@ class Exchange {
           ok = this.res.write(chunk)
         })
         headWritten = true
-        // The JS fallback has no onWritable; Node's own stream buffers for it.
-        if (!ok && nativeLoaded && !(await this.#writable())) break
+        if (!ok && !(await this.#writable())) break
         if (this.aborted) break
         next = await chunks.next()
       }
     } catch (e) {
-      this.app.errorReply(e, this.request) // for its log line: the status is already out
+      this.app.streamFailed(e, this.request)
     }
     // Aborted, stalled or failed mid-stream: the status is out, so the only honest end is a cut connection.
     await chunks.return?.()

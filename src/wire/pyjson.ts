@@ -10,7 +10,6 @@ export class Num {
 }
 
 export const float = (n: number): Num => new Num(n, floatRepr(n))
-export const int = (n: number): Num => new Num(n, String(n))
 
 /** A JSON number lexeme as Python's json.loads would read it and json.dumps print it again. */
 export function numFromLexeme(lexeme: string): Num {

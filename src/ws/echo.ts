@@ -1,18 +1,16 @@
 // The /echo WebSocket protocol (contract, "WebSocket: /echo"): one session per connection, replies in the
 // order the requests came, subscriptions owned by their connection. It sees only the Connection interface.
-import type { Authenticator } from '../auth/authenticator.js'
-import { memoryFigures, workTime } from '../host/report.js'
-import type { HostSampler, Snapshot } from '../host/sampler.js'
-import { parseJson } from '../ingest/body.js'
-import { echoJson, toSample, toSamples } from '../ingest/sample.js'
-import type { Writer } from '../ingest/writer.js'
-import { dumps, float, Num, type PyValue } from '../wire/pyjson.js'
-import { inUnit } from '../wire/units.js'
+import type { HostSampler } from '../host/sampler.js'
+import type { Answer, Ingest } from '../ingest/entry.js'
+import { parsePyJson } from '../ingest/formats/json.js'
+import { dataReturn, dataReturnAccepted, errorFrame, eventFrame, metrics, notJson, subscribed, unsubscribed, welcome, workTimeFrame, type Metric } from '../wire/frames.js'
+import { dumps, Num, type PyValue } from '../wire/pyjson.js'
 
 /** What a transport gives the protocol: each transport (uWS, Deno) implements it over its own socket. */
 export interface Connection {
   /** Sends a text frame; does nothing once the connection is closed. */
   send(text: string): void
+  /** Closes a connection that does not keep up. */
   close(): void
   /** Bytes queued for the peer and not yet sent. */
   bufferedAmount(): number
@@ -20,26 +18,18 @@ export interface Connection {
 
 export interface EchoServices {
   sampler: HostSampler
-  auth: Authenticator
-  writer: Writer
-  now: () => number
-  maxBatchSamples: number
+  ingest: Ingest
   /** What an ERROR says of a failed CLIENT_DATA: the contract's reason, or "internal error" (logged). */
   errorReason: (error: unknown) => string
+  /** Subscriptions one connection may hold at once. */
+  maxSubscriptions: number
+  /** Requests waiting for their replies, at most: a client that sends faster than they are made is cut off. */
+  maxPending: number
   /** EVENTs are skipped while more than this is queued for a connection... */
   maxBufferedBytes: number
   /** ...and a connection that has taken nothing for this long is closed. */
   stallMs: number
 }
-
-const error = (reason: string) => dumps({ type: 'ERROR', reason })
-const notJson = error('Data type incorrect, please use json')
-const welcome = dumps({ type: 'WELCOME', payload: { welcome: 'WELCOME' } })
-const metrics = ['CPU', 'MEM', 'STORAGE'] as const
-const maxSubscriptions = 64
-// A client that sends faster than its replies can be produced is cut off rather than queued without end.
-const maxPending = 4096
-const maxClientsPerConnection = 16
 
 interface Outcome {
   text: string
@@ -51,7 +41,9 @@ interface Subscription {
   timer?: NodeJS.Timeout
 }
 
-type Message = Record<string, unknown>
+type Message = { readonly [key: string]: PyValue | undefined }
+
+const valueError = { text: errorFrame('value error') }
 
 export class EchoSession {
   readonly #openedAt = new Date()
@@ -61,8 +53,6 @@ export class EchoSession {
   #tail: Promise<void> = Promise.resolve()
   #stalledSince: number | undefined
   readonly #subscriptions = new Map<string, Subscription>()
-  /** client_id -> client, so a connection authenticates each client_id once. */
-  readonly #clients = new Map<string, number>()
 
   constructor(
     private readonly conn: Connection,
@@ -73,7 +63,7 @@ export class EchoSession {
   /** A text frame's content, or undefined for a binary frame. */
   onMessage(text: string | undefined): void {
     if (this.#closed) return
-    if (this.#pending >= maxPending) return this.conn.close()
+    if (this.#pending >= this.services.maxPending) return this.conn.close()
     this.#reply(this.#handle(text))
   }
 
@@ -84,14 +74,16 @@ export class EchoSession {
   }
 
   #handle(text: string | undefined): Outcome | Promise<Outcome> {
-    let message: unknown
+    let message: PyValue
     try {
-      message = text === undefined ? undefined : parseJson(text)
+      if (text === undefined) return { text: notJson }
+      message = parsePyJson(text)
     } catch {
       return { text: notJson }
     }
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) return { text: notJson }
-    const type = (message as Message).type
+    if (typeof message !== 'object' || message === null || Array.isArray(message) || message instanceof Num) return { text: notJson }
+    const fields = message as Message
+    const type = fields.type
     if (type === 'HELLO') {
       this.#greeted = true
       return { text: welcome }
@@ -99,13 +91,13 @@ export class EchoSession {
     if (!this.#greeted) return { text: notJson }
     switch (type) {
       case 'SUBSCRIBE':
-        return this.#subscribe(message as Message)
+        return this.#subscribe(fields)
       case 'UNSUBSCRIBE':
-        return this.#unsubscribe(message as Message)
+        return this.#unsubscribe(fields)
       case 'WORK_TIME':
-        return { text: dumps(workTime(this.#openedAt)) }
+        return { text: workTimeFrame(this.#openedAt) }
       case 'CLIENT_DATA':
-        return this.#clientData(message as Message)
+        return this.#clientData(fields)
       default:
         return { text: notJson }
     }
@@ -115,7 +107,7 @@ export class EchoSession {
   #reply(outcome: Outcome | Promise<Outcome>): void {
     if (this.#pending === 0 && !(outcome instanceof Promise)) return this.#send(outcome)
     this.#pending++
-    const ready = Promise.resolve(outcome).catch((e: unknown) => ({ text: this.#errorText(e) }))
+    const ready = Promise.resolve(outcome).catch((e: unknown) => ({ text: errorFrame(this.services.errorReason(e)) }))
     this.#tail = this.#tail.then(async () => {
       const result = await ready
       this.#pending--
@@ -129,30 +121,19 @@ export class EchoSession {
     outcome.sent?.()
   }
 
-  #errorText(e: unknown): string {
-    return error(this.services.errorReason(e))
-  }
-
   #subscribe(message: Message): Outcome {
-    const id = message.request_id as PyValue | undefined
+    const id = message.request_id
     const wanted = message.data ?? []
     const interval = intervalSeconds(message.interval)
-    if (
-      id === undefined ||
-      interval === undefined ||
-      !Array.isArray(wanted) ||
-      !wanted.every((m) => (metrics as readonly unknown[]).includes(m))
-    ) {
-      return { text: error('value error') }
-    }
+    if (id === undefined || interval === undefined || !Array.isArray(wanted) || !wanted.every(isMetric)) return valueError
     const key = dumps(id)
-    if (this.#subscriptions.has(key)) return { text: error('request id collision') }
-    if (this.#subscriptions.size >= maxSubscriptions) return { text: error('too many subscriptions') }
+    if (this.#subscriptions.has(key)) return { text: errorFrame('request id collision') }
+    if (this.#subscriptions.size >= this.services.maxSubscriptions) return { text: errorFrame('too many subscriptions') }
     const subscription: Subscription = {}
     this.#subscriptions.set(key, subscription)
-    const want = new Set(wanted as string[])
+    const want = new Set(wanted)
     return {
-      text: dumps({ type: 'SUBSCRIBED', payload: { request_id: id } }),
+      text: subscribed(id),
       sent: () => {
         // Unsubscribed (or closed) before SUBSCRIBED went out: nothing to start.
         if (this.#subscriptions.get(key) !== subscription) return
@@ -162,35 +143,24 @@ export class EchoSession {
   }
 
   #unsubscribe(message: Message): Outcome {
-    const id = message.request_id as PyValue | undefined
-    if (id === undefined) return { text: error('value error') }
+    const id = message.request_id
+    if (id === undefined) return valueError
     const key = dumps(id)
     clearInterval(this.#subscriptions.get(key)?.timer)
     this.#subscriptions.delete(key)
-    return { text: dumps({ type: 'UNSUBSCRIBED', payload: { request_id: id } }) }
+    return { text: unsubscribed(id) }
   }
 
-  async #clientData(message: Message): Promise<Outcome> {
-    const clientId = message.client_id
-    if (typeof clientId !== 'string' || clientId === '') return { text: error('authorization error') }
-    let id = this.#clients.get(clientId)
-    if (id === undefined) {
-      id = await this.services.auth.authenticate(clientId, undefined, () => this.remote)
-      // A connection normally speaks for one client; one cycling through many only loses this shortcut.
-      if (this.#clients.size >= maxClientsPerConnection) this.#clients.clear()
-      this.#clients.set(clientId, id)
-    }
-    if (Array.isArray(message.data)) {
-      const batch = toSamples(message.data, this.services.now(), this.services.maxBatchSamples)
-      await this.services.writer.write(id, batch)
-      return { text: dumps({ type: 'DATA_RETURN', payload: { accepted: batch.length } }) }
-    }
-    const { sample, echo } = toSample(message.data, this.services.now())
-    await this.services.writer.write(id, [sample])
-    return { text: `{"type": "DATA_RETURN", "payload": {"data": ${echoJson(echo, false)}}}` }
+  #clientData(message: Message): Promise<Outcome> {
+    const { data = null, client_id: clientId } = message
+    const sender = { segment: typeof clientId === 'string' ? clientId : '', remote: () => this.remote }
+    const parsed = Array.isArray(data) ? { many: data } : { one: data }
+    // A single sample is echoed as it came (contract, WebSocket table): the message's own data.
+    const answer: Answer<Outcome> = { one: () => ({ text: dataReturn(data) }), many: (count) => ({ text: dataReturnAccepted(count) }) }
+    return this.services.ingest(sender, () => parsed, answer)
   }
 
-  #event(key: string, want: Set<string>): void {
+  #event(key: string, want: ReadonlySet<Metric>): void {
     if (this.#closed) return
     // A reader that does not keep up misses EVENTs instead of making the server queue them.
     if (this.conn.bufferedAmount() > this.services.maxBufferedBytes) {
@@ -199,34 +169,16 @@ export class EchoSession {
       return
     }
     this.#stalledSince = undefined
-    const parts = eventParts(this.services.sampler.latest())
-    this.conn.send(
-      `{"type": "EVENT", "payload": {"request": ${key}, "cpu": ${want.has('CPU') ? parts.cpu : 'null'}, ` +
-        `"mem": ${want.has('MEM') ? parts.mem : 'null'}, "storage": ${want.has('STORAGE') ? parts.storage : 'null'}}}`,
-    )
+    this.conn.send(eventFrame(key, want, this.services.sampler.latest()))
   }
 }
 
+const isMetric = (m: PyValue): m is Metric => (metrics as readonly PyValue[]).includes(m)
+
 /** A number or a numeric string, clamped to [0.1, 3600]; 1 when absent; undefined when not a number. */
-function intervalSeconds(value: unknown): number | undefined {
+function intervalSeconds(value: PyValue | undefined): number | undefined {
   if (value === undefined) return 1
   const n = value instanceof Num ? value.value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN
   if (!Number.isFinite(n)) return undefined
   return Math.min(3600, Math.max(0.1, n))
-}
-
-// An EVENT's figures are rendered once per snapshot, however many subscriptions send them.
-let rendered: { snapshot: Snapshot; cpu: string; mem: string; storage: string } | undefined
-
-function eventParts(snapshot: Snapshot) {
-  if (rendered?.snapshot !== snapshot) {
-    const s = snapshot.storage
-    rendered = {
-      snapshot,
-      cpu: dumps(float(snapshot.cpu)),
-      mem: dumps(memoryFigures(snapshot.memory, 'MB')),
-      storage: dumps({ total: inUnit(s.total, 'GB'), percent: float(s.percent), used: inUnit(s.used, 'GB'), free: inUnit(s.free, 'GB') }),
-    }
-  }
-  return rendered
 }

@@ -1,0 +1,48 @@
+// The one way in for samples: every transport and every format ends here. Authenticate the sender, parse
+// what it sent, validate, write (resolving only after the commit), and answer in the caller's own words.
+import type { Authenticator } from '../auth/authenticator.js'
+import { toSample, toSamples, type Accepted } from './validate.js'
+import type { Writer } from './writer.js'
+
+/** What a format makes of a body: one sample, or a batch; each still to be validated. */
+export type Parsed = { one: unknown } | { many: unknown[] }
+
+/** Who sends, as the contract's authentication reads it (contract, "Authentication of /client/{S}"). */
+export interface Sender {
+  /** The path segment: a username or a client_id (or the client_id a WebSocket message carries). */
+  segment: string
+  authorization?: string
+  /** The peer's address, asked for only when the login throttle needs it. */
+  remote: () => string
+}
+
+/** How a caller answers a stored sample or batch: an HTTP reply, a DATA_RETURN frame, ... */
+export interface Answer<R> {
+  one(accepted: Accepted): R
+  many(count: number): R
+}
+
+export interface IngestServices {
+  auth: Authenticator
+  writer: Writer
+  /** Unix seconds, for samples sent without a time. */
+  now: () => number
+  maxBatchSamples: number
+}
+
+export type Ingest = <R>(sender: Sender, parse: () => Parsed | Promise<Parsed>, answer: Answer<R>) => Promise<R>
+
+export const createIngest =
+  ({ auth, writer, now, maxBatchSamples }: IngestServices): Ingest =>
+  async (sender, parse, answer) => {
+    const clientId = await auth.authenticate(sender.segment, sender.authorization, sender.remote)
+    const parsed = await parse()
+    if ('many' in parsed) {
+      const samples = toSamples(parsed.many, now(), maxBatchSamples)
+      await writer.write(clientId, samples)
+      return answer.many(samples.length)
+    }
+    const accepted = toSample(parsed.one, now())
+    await writer.write(clientId, [accepted.sample])
+    return answer.one(accepted)
+  }

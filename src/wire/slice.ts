@@ -1,0 +1,50 @@
+// A log slice's text (contract, "Log slice"): rows rendered from the store's bytes, and the frame around them.
+import { floatRepr } from './pyjson.js'
+
+// NaN is NULL: stored values are finite (validated).
+const pyFloat = (n: number) => (Number.isNaN(n) ? 'null' : floatRepr(n))
+
+// A row's text is at most 48 characters of keys and punctuation and four numbers of at most 24.
+const maxRowBytes = 160
+// Rows joined into one string before that string is copied into the chunk's bytes.
+const rowsPerWrite = 64
+
+/** Bytes a stored row takes in the store's chunks: t, cpu, mem, storage as big-endian doubles, NaN for NULL. */
+export const sliceRowBytes = 32
+
+/**
+ * The rows of a chunk as JSON text (UTF-8), ', ' between them. V8 prints the doubles' shortest digits, in
+ * Python's notation (floatRepr). The text is copied into bytes every few rows, so that its strings die young
+ * instead of living through collections as one long string in the making.
+ */
+export function sliceRows(rows: Uint8Array): Uint8Array {
+  const view = new DataView(rows.buffer, rows.byteOffset, rows.byteLength)
+  const count = Math.floor(rows.byteLength / sliceRowBytes)
+  const out = Buffer.allocUnsafe(count * maxRowBytes)
+  let length = 0
+  let text = ''
+  for (let i = 0; i < count; i++) {
+    const at = i * sliceRowBytes
+    text += `${i === 0 ? '' : ', '}{"cpu": ${pyFloat(view.getFloat64(at + 8))}, "mem": ${pyFloat(view.getFloat64(at + 16))}, "storage": ${pyFloat(view.getFloat64(at + 24))}, "unix_time": ${view.getFloat64(at)}}`
+    if (i % rowsPerWrite === rowsPerWrite - 1 || i === count - 1) {
+      length += out.write(text, length, 'latin1')
+      text = ''
+    }
+  }
+  return out.subarray(0, length)
+}
+
+/**
+ * `{"payload": [rows, ...]}` around the chunks' rows as they come. Nothing is written before the first chunk
+ * exists, so that a query failing at once still gets its own status.
+ */
+export async function* sliceFrame(chunks: AsyncIterable<Uint8Array>): AsyncIterable<string | Uint8Array> {
+  let prefix = '{"payload": ['
+  for await (const rows of chunks) {
+    if (rows.byteLength === 0) continue
+    yield prefix
+    yield sliceRows(rows)
+    prefix = ', '
+  }
+  yield prefix === ', ' ? ']}' : '{"payload": []}'
+}
