@@ -1,6 +1,8 @@
 -- wrk script for bench/wrk.ts: POSTs samples whose times never repeat within a client (the bodies of
 -- bench/bodies.ts), counts the 202s and the samples they accepted, and prints the totals with wrk's latency
--- percentiles as one JSON line. Arguments after --: body kind, first time, then one client path per thread.
+-- percentiles as one JSON line. Arguments after --: body kind, first time, thread count, then the client paths.
+-- Each thread takes every thread-count-th path from its index on, and each request is from its next client in
+-- turn at that client's next time, as bench/fleet.ts deals and rotates for the Node generators.
 
 local threads = {}
 
@@ -17,8 +19,15 @@ local content_types = {
 
 function init(args)
   kind = args[1]
-  next_time = tonumber(args[2])
-  path = args[3 + index]
+  local first_time = tonumber(args[2])
+  local thread_count = tonumber(args[3])
+  -- Built once: request() only picks from them.
+  paths, next_times = {}, {}
+  for i = 4 + index, #args, thread_count do
+    paths[#paths + 1] = args[i]
+    next_times[#next_times + 1] = first_time
+  end
+  client_count, current = #paths, 0
   per_body = kind == "form" and 1 or 1000
   headers = { ["Content-Type"] = content_types[kind] }
   sent, acked, samples, rejected = 0, 0, 0, 0
@@ -39,10 +48,11 @@ end
 -- wrk calls this once per request it writes (and once more at start to check the script): `sent` is an
 -- upper bound of what reached the server.
 function request()
-  local t = next_time
-  next_time = next_time + per_body
+  current = current % client_count + 1
+  local t = next_times[current]
+  next_times[current] = t + per_body
   sent = sent + 1
-  return wrk.format("POST", path, headers, body(t))
+  return wrk.format("POST", paths[current], headers, body(t))
 end
 
 function response(status, headers, body)

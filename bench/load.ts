@@ -1,15 +1,16 @@
 // The load generators, behind one interface: wrk when installed, else Node worker processes for HTTP, and
-// Node worker processes for the WebSocket. Each worker process ("lane") drives its own clients.
+// Node worker processes for the WebSocket. Each worker process ("lane") drives its own share of the clients.
 import { availableParallelism } from 'node:os'
 import type { BodyKind } from './bodies.js'
 import { runWorker } from './child.js'
+import { deal } from './fleet.js'
 import { Histogram, type HistogramJson } from './histogram.js'
-import { runWrk, wrkVersion } from './wrk.js'
+import { runWrk, wrkThreads, wrkVersion } from './wrk.js'
 
 export interface HttpLoad {
   /** http://host:port */
   url: string
-  /** One client's `/client/<client_id>` per lane: times are unique within a lane. */
+  /** The clients' `/client/<client_id>`s: each request is from the next client of its lane. */
   paths: string[]
   kind: BodyKind
   connections: number
@@ -20,8 +21,9 @@ export interface HttpLoad {
 export interface WsLoad {
   /** ws://host:port/echo */
   url: string
-  /** One client per connection. */
+  /** Dealt over the connections; each message is from the next client of its connection. */
   clientIds: string[]
+  connections: number
   /** Messages in flight per connection. */
   window: number
   seconds: number
@@ -45,6 +47,9 @@ export interface LoadResult {
   p99Ms: number
 }
 
+/** What a WebSocket worker is given: its connections, each with its clients. */
+export type WsWorkerLoad = Omit<WsLoad, 'clientIds' | 'connections'> & { connections: string[][] }
+
 /** What a Node worker prints: its latencies whole, to be merged with the other workers' before percentiles. */
 export type WorkerResult = Omit<LoadResult, 'p50Ms' | 'p99Ms'> & { histogram: HistogramJson }
 
@@ -60,29 +65,26 @@ export interface HttpGenerator {
 /** wrk if it is on PATH, unless `forceNode`. */
 export function httpGenerator(forceNode: boolean): HttpGenerator {
   const wrk = forceNode ? undefined : wrkVersion()
-  // One wrk thread: on a small machine a second one would only take CPU from the server.
-  if (wrk) return { name: wrk, lanes: 1, run: runWrk }
+  if (wrk) return { name: wrk, lanes: wrkThreads, run: runWrk }
   return {
     name: `node sockets (${nodeLanes} process${nodeLanes > 1 ? 'es' : ''})`,
     lanes: nodeLanes,
-    run: (load) =>
-      mergeWorkers(
-        load.paths.map((path, lane) =>
-          runWorker<WorkerResult>('node-load.ts', { ...load, path, connections: share(load.connections, load.paths.length, lane) }, timeout(load.seconds)),
+    run: (load) => {
+      const lanes = deal(load.paths, nodeLanes)
+      return mergeWorkers(
+        lanes.map((paths, lane) =>
+          runWorker<WorkerResult>('node-load.ts', { ...load, paths, connections: share(load.connections, lanes.length, lane) } satisfies HttpLoad, timeout(load.seconds)),
         ),
-      ),
+      )
+    },
   }
 }
 
 export const wsGeneratorName = `ws (${nodeLanes} process${nodeLanes > 1 ? 'es' : ''})`
 
-export function runWsLoad(load: WsLoad): Promise<LoadResult> {
-  const lanes = Array.from({ length: Math.min(nodeLanes, load.clientIds.length) }, (_, lane) => lane)
-  return mergeWorkers(
-    lanes.map((lane) =>
-      runWorker<WorkerResult>('ws-load.ts', { ...load, clientIds: load.clientIds.filter((_, i) => i % lanes.length === lane) }, timeout(load.seconds)),
-    ),
-  )
+export function runWsLoad({ clientIds, connections, ...load }: WsLoad): Promise<LoadResult> {
+  const lanes = deal(deal(clientIds, connections), nodeLanes)
+  return mergeWorkers(lanes.map((connections) => runWorker<WorkerResult>('ws-load.ts', { ...load, connections } satisfies WsWorkerLoad, timeout(load.seconds))))
 }
 
 const share = (total: number, parts: number, index: number) => Math.floor(total / parts) + (index < total % parts ? 1 : 0)

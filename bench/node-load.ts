@@ -1,18 +1,20 @@
 // HTTP load worker for machines without wrk: keep-alive connections on raw sockets (node:http's client costs
 // several times more CPU per request than the server under test), each POSTing one request after another until
-// the time is up and then waiting for its last answer, so that every request sent is accounted for.
+// the time is up and then waiting for its last answer, so that every request sent is accounted for. The
+// lane's connections share one rotation: each request is from the lane's next client.
 import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { body, contentTypes, samplesPerBody } from './bodies.js'
+import { Rotation } from './fleet.js'
 import { Histogram } from './histogram.js'
 import type { HttpLoad, WorkerResult } from './load.js'
 
-const load = JSON.parse(process.argv[2]) as Omit<HttpLoad, 'paths'> & { path: string }
+const load = JSON.parse(process.argv[2]) as HttpLoad
 const { hostname, port } = new URL(load.url)
 const perBody = samplesPerBody[load.kind]
 const histogram = new Histogram()
 const result: Omit<WorkerResult, 'histogram' | 'seconds'> = { sent: 0, acked: 0, samples: 0, rejected: 0, lost: 0 }
-let nextTime = load.firstTime
+const rotation = new Rotation(load.paths, load.firstTime, perBody)
 
 interface Reply {
   status: number
@@ -42,9 +44,9 @@ class Connection {
     this.#socket.on('close', () => fail(new Error('connection closed by the server')))
   }
 
-  post(text: string): Promise<Reply> {
+  post(path: string, text: string): Promise<Reply> {
     this.#socket.write(
-      `POST ${load.path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: ${contentTypes[load.kind]}\r\n` +
+      `POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: ${contentTypes[load.kind]}\r\n` +
         `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
     )
     return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }))
@@ -96,12 +98,12 @@ function chunked(buffer: Buffer, start: number): Framed | undefined {
 async function run(deadline: number): Promise<void> {
   let connection = new Connection()
   while (performance.now() < deadline) {
-    const text = body(load.kind, nextTime)
-    nextTime += perBody
+    const { client: path, time } = rotation.next()
+    const text = body(load.kind, time)
     result.sent++
     const start = performance.now()
     try {
-      const { status, body: reply } = await connection.post(text)
+      const { status, body: reply } = await connection.post(path, text)
       histogram.record((performance.now() - start) * 1000)
       if (status === 202) {
         result.acked++

@@ -1,13 +1,17 @@
 // npm run bench (issue 4): system-monitor, started as `npm start` starts it on a fresh embedded database, under
 // load from separate processes, beside its ceilings (bare uWebSockets.js, PostgreSQL's own COPY), in one table.
-// Options: --seconds N or BENCH_SECONDS (per load phase, default 5); --node or BENCH_GENERATOR=node (the Node
-// HTTP generator even where wrk is installed). Exits 1 when a correctness check fails, not for a missed target.
+// Each ingest phase spreads its load over a fleet of clients, as a server hears from many machines at once, and
+// the old case of one client a lane or connection is kept beside it as a line for comparison.
+// Options: --seconds N or BENCH_SECONDS (per load phase, default 5); --clients N or BENCH_CLIENTS (the fleet,
+// default 1000); --node or BENCH_GENERATOR=node (the Node HTTP generator even where wrk is installed). Exits 1
+// when a correctness check fails, not for a missed target.
+import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import type { BodyKind } from './bodies.js'
+import { samplesPerBody, type BodyKind } from './bodies.js'
 import { killChildren } from './child.js'
-import { registerGroups, seed, settledRows, type Client } from './clients.js'
+import { create, fleet, registerGroups, seed, settledRows, touch, type Client } from './clients.js'
 import { percentile } from './histogram.js'
 import { httpGenerator, runWsLoad, wsGeneratorName, type LoadResult } from './load.js'
 import { copyRate, unnestRate, type PgRate } from './pg-ceiling.js'
@@ -17,9 +21,11 @@ import { startBareUws, startCommand, startSystemMonitor, stopAll } from './serve
 import { timeSlices, type SliceTimes } from './slice.js'
 import { int, mark, mb, ms, rate, render } from './table.js'
 
-const { values: flags } = parseArgs({ options: { seconds: { type: 'string' }, node: { type: 'boolean' } } })
+const { values: flags } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, node: { type: 'boolean' } } })
 const seconds = Number(flags.seconds ?? process.env.BENCH_SECONDS ?? 5)
 if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, not ${flags.seconds ?? process.env.BENCH_SECONDS}`)
+const fleetSize = Number(flags.clients ?? process.env.BENCH_CLIENTS ?? 1000)
+if (!Number.isInteger(fleetSize) || fleetSize < 1) throw new Error(`--clients must be a whole number from 1, not ${flags.clients ?? process.env.BENCH_CLIENTS}`)
 const http = httpGenerator(flags.node === true || process.env.BENCH_GENERATOR === 'node')
 
 // The loads of issue 4.
@@ -32,25 +38,18 @@ const slices = [
   { name: '4 slice of 86,400', rows: 86_400, runs: 20 },
   { name: '5 slice of 1,000,000', rows: 1_000_000, runs: 5 },
 ]
-// Each load phase first runs this long against clients of its own, unmeasured: JIT, pools and caches warm up.
+// Each load phase first runs this long, unmeasured, against its own clients: JIT, pools and caches warm up.
 const warmupSeconds = 1
-// Every phase has clients of its own, so all may start at the same time.
+// Every phase has clients of its own, so all may start at the same time. A phase's warm-up sends its clients
+// seconds from warmupFirstTime on, ten million before firstTime (far more than a warm-up second sends any
+// client), so the rows of the measured load are those from firstTime on.
 const firstTime = 1_700_000_000
+const warmupFirstTime = firstTime - 10_000_000
 const rssTarget = 100 * 2 ** 20
+// The server's default AUTH_CACHE_SIZE: a larger fleet would have it rerun scrypt during the measured load.
+const authCacheSize = Number(process.env.AUTH_CACHE_SIZE ?? 10_000)
 
 const log = (line: string) => console.error(`bench: ${line}`)
-
-// Bounded whatever happens: a minute per load phase at most, and ten for start-up, seeding and slices.
-const limitSeconds = 600 + 8 * (60 + seconds)
-const abort = (code: number) => {
-  killChildren()
-  void stopAll().finally(() => process.exit(code))
-}
-setTimeout(() => {
-  log(`still running after ${limitSeconds} s: stopping`)
-  abort(1)
-}, limitSeconds * 1000).unref()
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => abort(130))
 
 interface Measured<T> {
   value: T
@@ -60,11 +59,35 @@ interface Measured<T> {
 }
 interface Ingest {
   load: LoadResult
-  /** The phase's clients' rows in the database afterwards. */
+  /** The phase's clients' rows from firstTime on, in the database afterwards. */
   stored: number
 }
 /** A phase's outcome: measured, not supported by the server (why), or failed (why). */
 type Outcome<T> = Measured<T> | { unsupported: string } | { failed: string }
+
+/** An ingest phase: its fleet row, and the row of one client a lane or connection, run right after it. */
+interface IngestSpec {
+  name: string
+  /** The prefix of its clients' usernames. */
+  group: string
+  generator: string
+  /** Samples a request or message carries: what one left unanswered may have stored. */
+  perMessage: number
+  /** Clients of the comparison row (one a lane or connection: the bench before fleets); none, no such row. */
+  comparison?: { clients: number; each: 'lane' | 'connection' }
+  run(clients: Client[]): Promise<Outcome<Ingest>>
+  /** Its ratio to its ceiling, and the target (judged on the fleet row only). */
+  versus(o: Outcome<Ingest> | undefined): [string, string]
+}
+
+interface IngestRow {
+  spec: IngestSpec
+  name: string
+  clients: Client[]
+  /** The fleet row, whose target counts; else the comparison row. */
+  judged: boolean
+  outcome?: Outcome<Ingest>
+}
 
 const notes: string[] = []
 
@@ -78,16 +101,74 @@ async function phase<T>(name: string, run: () => Promise<Outcome<T>>): Promise<O
   }
 }
 
+const clientCount = (n: number) => `${int(n)} client${n === 1 ? '' : 's'}`
+
+let copy: Outcome<PgRate> | undefined
+let unnest: Outcome<PgRate> | undefined
+/** An HTTP phase; `ceiling` is read once the run is over (the COPY ceiling is measured last). */
+const httpSpec = (
+  name: string,
+  group: string,
+  kind: BodyKind,
+  connections: number,
+  compared: boolean,
+  ceiling: () => [Outcome<LoadResult | PgRate> | undefined, string],
+): IngestSpec => ({
+  name,
+  group,
+  generator: `${http.name}, ${connections} conn.`,
+  perMessage: samplesPerBody[kind],
+  comparison: compared ? { clients: http.lanes, each: 'lane' } : undefined,
+  run: (cs) => httpIngest(cs, kind, connections),
+  versus: (o) => versus(o, ...ceiling()),
+})
+const specs: IngestSpec[] = [
+  httpSpec('1 HTTP single (form)', 'single', 'form', singleConnections, true, () => [bareHttp, 'bare uWS']),
+  httpSpec('2 HTTP batch (JSON array)', 'batch-json', 'json-array', batchConnections, true, () => [copy, 'COPY']),
+  httpSpec('2 HTTP batch (NDJSON)', 'batch-ndjson', 'ndjson', batchConnections, false, () => [copy, 'COPY']),
+  {
+    name: '3 WebSocket',
+    group: 'ws',
+    generator: `${wsGeneratorName}, ${wsConnections} conn., window ${wsWindow}`,
+    perMessage: 1,
+    comparison: { clients: wsConnections, each: 'connection' },
+    run: wsIngest,
+    versus: (o) => [versus(o, bareWs, 'bare uWS')[0], wsVsHttp(o)],
+  },
+]
+const ingestRows: IngestRow[] = specs.flatMap((spec) => [
+  { spec, name: spec.name, clients: fleet(spec.group, fleetSize), judged: true },
+  ...(spec.comparison
+    ? [{ spec, name: `${spec.name}, 1 client${spec.comparison.clients === 1 ? '' : ` a ${spec.comparison.each}`}`, clients: fleet(`${spec.group}-one`, spec.comparison.clients), judged: false }]
+    : []),
+])
+const fleetOutcome = (group: string) => ingestRows.find((r) => r.judged && r.spec.group === group)?.outcome
+
+// Bounded whatever happens: a minute per load phase at most, and ten for start-up, seeding and slices.
+const limitSeconds = 600 + (2 + ingestRows.length) * (60 + seconds)
+const abort = (code: number) => {
+  killChildren()
+  void stopAll().finally(() => process.exit(code))
+}
+setTimeout(() => {
+  log(`still running after ${limitSeconds} s: stopping`)
+  abort(1)
+}, limitSeconds * 1000).unref()
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => abort(130))
+
 // --- Measure. ---
 
+// The ceilings' generators rotate over a fleet's worth of paths and client_ids too (bare uWS ignores them), so
+// that they do the generator's work of the fleet rows.
+const bareClients = fleet('bare', fleetSize)
 const bare = await startBareUws()
 const bareHttp = await phase('ceiling: bare uWS HTTP POST', async () => {
-  const load = { url: bare.url, paths: Array.from({ length: http.lanes }, (_, i) => `/client/bare-${i}`), kind: 'form' as const, connections: singleConnections, firstTime }
+  const load = { url: bare.url, paths: bareClients.map((c) => c.path), kind: 'form' as const, connections: singleConnections, firstTime }
   await http.run({ ...load, seconds: warmupSeconds })
   return observe(bare.pid, () => http.run({ ...load, seconds }))
 })
 const bareWs = await phase('ceiling: bare uWS WebSocket', async () => {
-  const load = { url: bare.url.replace('http:', 'ws:') + '/echo', clientIds: Array.from({ length: wsConnections }, (_, i) => `bare-${i}`), window: wsWindow, firstTime }
+  const load = { url: bare.url.replace('http:', 'ws:') + '/echo', clientIds: bareClients.map((c) => c.clientId), connections: wsConnections, window: wsWindow, firstTime }
   await runWsLoad({ ...load, seconds: warmupSeconds })
   return observe(bare.pid, () => runWsLoad({ ...load, seconds }))
 })
@@ -97,20 +178,9 @@ log(`starting the server: ${startCommand().join(' ')}`)
 const server = await startSystemMonitor()
 const serverIdleRss = peakRss(server.pid)
 
-// Every client of the run, registered before any phase: the memory of their scrypt hashing stays in the
+// The clients registered as any client is, before any phase: the memory of their scrypt hashing stays in the
 // server's RSS, and would otherwise be counted in whichever phase registered them.
-const clients = await registerGroups(server.url, {
-  single: http.lanes,
-  'single-warm': http.lanes,
-  'batch-json': http.lanes,
-  'batch-json-warm': http.lanes,
-  'batch-ndjson': http.lanes,
-  'batch-ndjson-warm': http.lanes,
-  ws: wsConnections,
-  'ws-warm': wsConnections,
-  slice: slices.length,
-  probe: 1,
-}).catch(async (e: unknown) => {
+const clients = await registerGroups(server.url, { slice: slices.length, probe: 1 }).catch(async (e: unknown) => {
   await server.stop()
   throw e
 })
@@ -118,42 +188,43 @@ const registeredRss = peakRss(server.pid)
 const registered = Object.values<Client[]>(clients).reduce((n, group) => n + group.length, 0)
 const sql = postgres(server.databaseUrl, { max: 2, onnotice: () => undefined })
 
-async function ingest(measuredClients: Client[], run: () => Promise<LoadResult>): Promise<Measured<Ingest>> {
-  const { value: load, rss, cpu } = await observe(server.pid, run)
-  return { value: { load, stored: await settledRows(sql, measuredClients) }, rss, cpu }
+async function ingest(phaseClients: Client[], run: (cs: Client[], seconds: number, firstTime: number) => Promise<LoadResult>): Promise<Measured<Ingest>> {
+  // The warm-up first sends one sample from each client, so that the measured load finds every one in the
+  // server's auth cache: it measures ingest, not each client's first password check.
+  await touch(server.url, phaseClients, warmupFirstTime - 1)
+  await run(phaseClients, warmupSeconds, warmupFirstTime)
+  const { value: load, rss, cpu } = await observe(server.pid, () => run(phaseClients, seconds, firstTime))
+  return { value: { load, stored: await settledRows(sql, phaseClients, firstTime) }, rss, cpu }
 }
 
-async function httpIngest(group: 'single' | 'batch-json' | 'batch-ndjson', kind: BodyKind, connections: number): Promise<Outcome<Ingest>> {
-  if (kind !== 'form') {
-    // Its two samples go to the probe client, at times of its own.
-    const unsupported = await probeBatch(server.url, clients.probe[0], kind, kind === 'ndjson' ? firstTime : firstTime - 2)
-    if (unsupported) return { unsupported }
-  }
-  const load = (cs: Client[], s: number) => http.run({ url: server.url, paths: cs.map((c) => c.path), kind, connections, seconds: s, firstTime })
-  await load(clients[`${group}-warm`], warmupSeconds)
-  return ingest(clients[group], () => load(clients[group], seconds))
+// Asked once a body kind (a fleet row and its comparison row share it): its two samples go to the probe client,
+// at seconds of the kind's own.
+const batchProbes = new Map<BodyKind, Promise<string | undefined>>()
+const probeOnce = (kind: BodyKind) => {
+  if (!batchProbes.has(kind)) batchProbes.set(kind, probeBatch(server.url, clients.probe[0], kind, kind === 'ndjson' ? firstTime : firstTime - 2))
+  return batchProbes.get(kind)!
 }
 
-let single: Outcome<Ingest> | undefined
-let batchJson: Outcome<Ingest> | undefined
-let batchNdjson: Outcome<Ingest> | undefined
-let ws: Outcome<Ingest> | undefined
-let copy: Outcome<PgRate> | undefined
-let unnest: Outcome<PgRate> | undefined
+async function httpIngest(phaseClients: Client[], kind: BodyKind, connections: number): Promise<Outcome<Ingest>> {
+  const unsupported = kind === 'form' ? undefined : await probeOnce(kind)
+  if (unsupported) return { unsupported }
+  return ingest(phaseClients, (cs, s, t) => http.run({ url: server.url, paths: cs.map((c) => c.path), kind, connections, seconds: s, firstTime: t }))
+}
+
+async function wsIngest(phaseClients: Client[]): Promise<Outcome<Ingest>> {
+  const url = server.url.replace('http:', 'ws:') + '/echo'
+  const unsupported = await probeWebSocket(url)
+  if (unsupported) return { unsupported }
+  return ingest(phaseClients, (cs, s, t) => runWsLoad({ url, clientIds: cs.map((c) => c.clientId), connections: wsConnections, window: wsWindow, seconds: s, firstTime: t }))
+}
+
 const sliced: Outcome<SliceTimes>[] = []
 let serverPeak = 0
+let serverExit: string | undefined
 try {
-  single = await phase('1 HTTP single ingest', () => httpIngest('single', 'form', singleConnections))
-  batchJson = await phase('2 HTTP batch ingest, JSON array', () => httpIngest('batch-json', 'json-array', batchConnections))
-  batchNdjson = await phase('2 HTTP batch ingest, NDJSON', () => httpIngest('batch-ndjson', 'ndjson', batchConnections))
-  ws = await phase('3 WebSocket ingest', async (): Promise<Outcome<Ingest>> => {
-    const url = server.url.replace('http:', 'ws:') + '/echo'
-    const unsupported = await probeWebSocket(url)
-    if (unsupported) return { unsupported }
-    const load = (cs: Client[], s: number) => runWsLoad({ url, clientIds: cs.map((c) => c.clientId), window: wsWindow, seconds: s, firstTime })
-    await load(clients['ws-warm'], warmupSeconds)
-    return ingest(clients.ws, () => load(clients.ws, seconds))
-  })
+  // Straight into the server's database: registering thousands through POST /client would take minutes of scrypt.
+  await create(sql, ingestRows.flatMap((r) => r.clients))
+  for (const row of ingestRows) row.outcome = await phase(row.name, () => row.spec.run(row.clients))
   for (const [i, slice] of slices.entries()) {
     sliced.push(
       await phase(slice.name, async () => {
@@ -166,7 +237,9 @@ try {
   // The ceilings for row 2, on the same PostgreSQL, with the server idle.
   copy = await phase('ceiling: PostgreSQL COPY', async () => ({ value: await copyRate(sql, seconds) }))
   unnest = await phase('ceiling: PostgreSQL insert … select from unnest', async () => ({ value: await unnestRate(sql, seconds) }))
-  serverPeak = peakRss(server.pid)
+  // A server that dies mid-run fails the phases after it; its own last output says why.
+  if (existsSync(`/proc/${server.pid}`)) serverPeak = peakRss(server.pid)
+  else serverExit = server.output().slice(-2000)
 } finally {
   await sql.end({ timeout: 5 })
   await server.stop()
@@ -235,23 +308,32 @@ function versus(o: Outcome<Ingest> | undefined, ceiling: Outcome<LoadResult | Pg
   return [`${(value / max).toFixed(2)} of ${ceilingName}`, `≥ 0.50 ${mark(value / max >= 0.5)}`]
 }
 
-const wsVsHttp = (): string => {
-  const wsRate = perSecond(ws)
-  const httpRate = perSecond(single)
+const wsVsHttp = (o: Outcome<Ingest> | undefined): string => {
+  const wsRate = perSecond(o)
+  const httpRate = perSecond(fleetOutcome('single'))
   if (wsRate === undefined || httpRate === undefined) return '≥ HTTP single'
   return `≥ HTTP single: ×${(wsRate / httpRate).toFixed(2)} ${mark(wsRate >= httpRate)}`
 }
 
-const batchGenerator = `${http.name}, ${batchConnections} conn.`
+/** What the fleet costs each phase that has a comparison row: the fleet's rate over the one client's. */
+function fleetVersusOne(): string | undefined {
+  const ratios = specs.flatMap((spec) => {
+    const [fleetRate, oneRate] = ingestRows.filter((r) => r.spec === spec).map((r) => perSecond(r.outcome))
+    return fleetRate === undefined || oneRate === undefined ? [] : [`${spec.name} ×${(fleetRate / oneRate).toFixed(2)}`]
+  })
+  if (ratios.length === 0) return undefined
+  return `${clientCount(fleetSize)} against 1 client a lane or connection (the fleet's rate over the one client's): ${ratios.join(', ')}`
+}
+
 const table = [
-  loadRow('ceiling: bare uWS HTTP POST', `${http.name}, ${singleConnections} conn.`, bareHttp, 'req'),
-  loadRow('ceiling: bare uWS WebSocket', `${wsGeneratorName}, ${wsConnections} conn.`, bareWs, 'msg'),
+  loadRow('ceiling: bare uWS HTTP POST', `${http.name}, ${singleConnections} conn., ${clientCount(fleetSize)}`, bareHttp, 'req'),
+  loadRow('ceiling: bare uWS WebSocket', `${wsGeneratorName}, ${wsConnections} conn., ${clientCount(fleetSize)}`, bareWs, 'msg'),
   pgRow('ceiling: PG COPY', copy),
   pgRow('ceiling: PG unnest upsert, 1,000 rows', unnest),
-  ingestRow('1 HTTP single (form)', `${http.name}, ${singleConnections} conn.`, single, 1, ...versus(single, bareHttp, 'bare uWS')),
-  ingestRow('2 HTTP batch (JSON array)', batchGenerator, batchJson, 1000, ...versus(batchJson, copy, 'COPY')),
-  ingestRow('2 HTTP batch (NDJSON)', batchGenerator, batchNdjson, 1000, ...versus(batchNdjson, copy, 'COPY')),
-  ingestRow('3 WebSocket', `${wsGeneratorName}, ${wsConnections} conn., window ${wsWindow}`, ws, 1, versus(ws, bareWs, 'bare uWS')[0], wsVsHttp()),
+  ...ingestRows.map((row) => {
+    const [vs, target] = row.spec.versus(row.outcome)
+    return ingestRow(row.name, `${row.spec.generator}, ${clientCount(row.clients.length)}`, row.outcome, row.spec.perMessage, vs, row.judged ? target : '')
+  }),
   ...slices.map((slice, i) => {
     const o = sliced[i]
     if (!measured(o)) return absent(slice.name, o)
@@ -272,8 +354,18 @@ console.log(
 console.log(render(['phase', 'generator', 'rate', 'p50', 'p99', 'vs ceiling', 'target', 'peak RSS', 'CPU', 'rows in database'], table))
 console.log(
   '\npeak RSS and CPU are those of the process under test (CPU 100% = one core busy for the whole phase)\n' +
-    `server peak RSS (VmHWM): ${mb(serverIdleRss)} once started, ${mb(registeredRss)} after registering ${registered} clients, ` +
-    `${mb(serverPeak)} over the whole run; target < 100 MB ${mark(serverPeak < rssTarget)}`,
+    `server peak RSS (VmHWM): ${mb(serverIdleRss)} once started, ${mb(registeredRss)} after registering ${registered} clients over HTTP ` +
+    `(the fleets' ${int(ingestRows.reduce((n, r) => n + r.clients.length, 0))} are created in its database), ` +
+    (serverExit === undefined ? `${mb(serverPeak)} over the whole run; target < 100 MB ${mark(serverPeak < rssTarget)}` : 'unknown over the whole run'),
 )
+if (serverExit !== undefined) {
+  checksFailed = true
+  notes.push(`the server exited during the run; the end of its output:\n${serverExit}`)
+}
+const comparison = fleetVersusOne()
+if (comparison) notes.unshift(comparison)
+if (fleetSize > authCacheSize) {
+  notes.push(`${clientCount(fleetSize)} do not fit the server's auth cache (AUTH_CACHE_SIZE ${int(authCacheSize)}): the fleet rows include password checks`)
+}
 for (const note of notes) console.log(`note: ${note}`)
 process.exit(checksFailed ? 1 : 0)

@@ -13,9 +13,13 @@ export function wrkVersion(): string | undefined {
 
 const script = new URL('ingest.lua', import.meta.url).pathname
 
+// One thread: on a small machine a second one would only take CPU from the server.
+export const wrkThreads = 1
+
 export async function runWrk(load: HttpLoad): Promise<LoadResult> {
+  const threads = Math.min(wrkThreads, load.paths.length)
   const args = [
-    `-t${load.paths.length}`,
+    `-t${threads}`,
     `-c${load.connections}`,
     `-d${load.seconds}s`,
     // A batch of 1,000 may queue behind others for seconds; wrk's default of 2 s would count it as lost.
@@ -23,7 +27,8 @@ export async function runWrk(load: HttpLoad): Promise<LoadResult> {
     '--latency',
     '-s', script,
     load.url,
-    '--', load.kind, String(load.firstTime), ...load.paths,
+    // Each thread takes its share of the paths (bench/ingest.lua).
+    '--', load.kind, String(load.firstTime), String(threads), ...load.paths,
   ]
   const out = await runChild('wrk', args, (load.seconds + 60) * 1000)
   const line = /^BENCH_RESULT (.*)$/m.exec(out.stdout)?.[1]

@@ -1,14 +1,16 @@
-// WebSocket load worker: per connection one client, HELLO once, then CLIENT_DATA pipelined with at most
-// `window` unanswered. Answers come in order, so each one is matched to the oldest message in flight, and its
-// echoed time must be that message's. When the time is up a connection sends nothing more and waits for
-// its last answers, so that every message sent is accounted for.
+// WebSocket load worker: per connection a share of the clients, HELLO once, then CLIENT_DATA pipelined with at
+// most `window` unanswered, each message from the connection's next client at that client's next time. Answers
+// come in order, so each one is matched to the oldest message in flight, and its echoed time must be that
+// message's. When the time is up a connection sends nothing more and waits for its last answers, so that every
+// message sent is accounted for.
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { clientData } from './bodies.js'
+import { Rotation } from './fleet.js'
 import { Histogram } from './histogram.js'
-import type { WorkerResult, WsLoad } from './load.js'
+import type { WorkerResult, WsWorkerLoad } from './load.js'
 
-const load = JSON.parse(process.argv[2]) as WsLoad
+const load = JSON.parse(process.argv[2]) as WsWorkerLoad
 const histogram = new Histogram()
 const result: Omit<WorkerResult, 'histogram' | 'seconds'> = { sent: 0, acked: 0, samples: 0, rejected: 0, lost: 0 }
 // Connections that take longer than this to drain after the deadline are cut, their messages counted lost.
@@ -20,18 +22,19 @@ interface Connection {
 }
 
 /** Resolves once the server has answered HELLO with WELCOME. */
-function connect(clientId: string): Promise<Connection> {
+function connect(clientIds: string[]): Promise<Connection> {
   return new Promise((welcomed, refused) => {
     const socket = new WebSocket(load.url, { perMessageDeflate: false })
     const inFlight: { time: number; sentAt: number }[] = []
-    let nextTime = load.firstTime
+    const rotation = new Rotation(clientIds, load.firstTime, 1)
     let deadline = Infinity
     let finish = () => {}
 
     const fill = () => {
       while (inFlight.length < load.window && performance.now() < deadline) {
-        inFlight.push({ time: nextTime, sentAt: performance.now() })
-        socket.send(clientData(clientId, nextTime++))
+        const { client, time } = rotation.next()
+        inFlight.push({ time, sentAt: performance.now() })
+        socket.send(clientData(client, time))
         result.sent++
       }
       if (inFlight.length === 0) socket.close()
@@ -84,7 +87,7 @@ function connect(clientId: string): Promise<Connection> {
   })
 }
 
-const connections = await Promise.all(load.clientIds.map(connect))
+const connections = await Promise.all(load.connections.map(connect))
 const start = performance.now()
 const deadline = start + load.seconds * 1000
 const cut = setTimeout(() => connections.forEach((c) => c.socket.terminate()), load.seconds * 1000 + drainMs)
