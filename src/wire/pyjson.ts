@@ -66,7 +66,11 @@ export function dumps(value: PyValue): string {
   }
   if (value instanceof Num) return value.text
   if (Array.isArray(value)) return '[' + value.map(dumps).join(', ') + ']'
-  const parts: string[] = []
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) parts.push(quote(k) + ': ' + dumps(v))
-  return '{' + parts.join(', ') + '}'
+  // Concatenated in place, not through an array of parts: a DATA_RETURN echo renders one per sample.
+  let text = ''
+  for (const k in value) {
+    const v = (value as { readonly [k: string]: PyValue | undefined })[k]
+    if (v !== undefined) text += (text === '' ? '' : ', ') + quote(k) + ': ' + dumps(v)
+  }
+  return '{' + text + '}'
 }
