@@ -4,8 +4,8 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { toSample, toSamples, type Accepted } from './validate.js'
 import type { Writer } from './writer.js'
 
-/** What a format makes of a body: one sample, or a batch; each still to be validated. */
-export type Parsed = { one: unknown } | { many: unknown[] }
+/** What a format makes of a body: one sample (as the format gives it, I), or a batch; each still to be validated. */
+export type Parsed<I = unknown> = { one: I } | { many: unknown[] }
 
 /** Who sends, as the contract's authentication reads it (contract, "Authentication of /client/{S}"). */
 export interface Sender {
@@ -16,9 +16,9 @@ export interface Sender {
   remote: () => string
 }
 
-/** How a caller answers a stored sample or batch: an HTTP reply, a DATA_RETURN frame, ... */
-export interface Answer<R> {
-  one(accepted: Accepted): R
+/** How a caller answers a stored sample (given with what the format made of it) or batch: an HTTP reply, a DATA_RETURN frame, ... */
+export interface Answer<R, I = unknown> {
+  one(accepted: Accepted, input: I): R
   many(count: number): R
 }
 
@@ -30,7 +30,7 @@ export interface IngestServices {
   maxBatchSamples: number
 }
 
-export type Ingest = <R>(sender: Sender, parse: () => Parsed | Promise<Parsed>, answer: Answer<R>) => Promise<R>
+export type Ingest = <R, I>(sender: Sender, parse: () => Parsed<I> | Promise<Parsed<I>>, answer: Answer<R, I>) => Promise<R>
 
 export const createIngest =
   ({ auth, writer, now, maxBatchSamples }: IngestServices): Ingest =>
@@ -47,5 +47,5 @@ export const createIngest =
     }
     const accepted = toSample(parsed.one, now())
     await writer.write(clientId, [accepted.sample])
-    return answer.one(accepted)
+    return answer.one(accepted, parsed.one)
   }

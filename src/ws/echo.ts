@@ -44,6 +44,8 @@ interface Subscription {
 type Message = { readonly [key: string]: PyValue | undefined }
 
 const valueError = { text: errorFrame('value error') }
+// A single sample is echoed as it came (contract, WebSocket table): the message's own data.
+const stored: Answer<Outcome, PyValue> = { one: (_, data) => ({ text: dataReturn(data) }), many: (count) => ({ text: dataReturnAccepted(count) }) }
 
 export class EchoSession {
   readonly #openedAt = new Date()
@@ -53,12 +55,15 @@ export class EchoSession {
   #tail: Promise<void> = Promise.resolve()
   #stalledSince: number | undefined
   readonly #subscriptions = new Map<string, Subscription>()
+  readonly #remote: () => string
 
   constructor(
     private readonly conn: Connection,
     private readonly services: EchoServices,
-    private readonly remote: string,
-  ) {}
+    remote: string,
+  ) {
+    this.#remote = () => remote
+  }
 
   /** A text frame's content, or undefined for a binary frame. */
   onMessage(text: string | undefined): void {
@@ -153,11 +158,8 @@ export class EchoSession {
 
   #clientData(message: Message): Promise<Outcome> {
     const { data = null, client_id: clientId } = message
-    const sender = { segment: typeof clientId === 'string' ? clientId : '', remote: () => this.remote }
-    const parsed = Array.isArray(data) ? { many: data } : { one: data }
-    // A single sample is echoed as it came (contract, WebSocket table): the message's own data.
-    const answer: Answer<Outcome> = { one: () => ({ text: dataReturn(data) }), many: (count) => ({ text: dataReturnAccepted(count) }) }
-    return this.services.ingest(sender, () => parsed, answer)
+    const sender = { segment: typeof clientId === 'string' ? clientId : '', remote: this.#remote }
+    return this.services.ingest(sender, () => (Array.isArray(data) ? { many: data } : { one: data }), stored)
   }
 
   #event(key: string, want: ReadonlySet<Metric>): void {
