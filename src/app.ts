@@ -11,7 +11,7 @@ import { Router } from './http/router.js'
 import { siteRoutes } from './http/site.js'
 import { createIngest } from './ingest/entry.js'
 import type { Writer } from './ingest/writer.js'
-import { isDatabaseUnavailable } from './store/db.js'
+import { isDatabaseUnavailable } from './store/health.js'
 import type { SampleStore } from './store/samples.js'
 import { EchoSession, type Connection } from './ws/echo.js'
 
@@ -70,7 +70,8 @@ export function createApp(services: Services): App {
     services.logError(`${where} failed`, error)
     return internalError
   }
-  const describe = (req: Pick<Request, 'method' | 'path'>) => `${req.method} ${req.path}`
+  // Never the path as sent: it can hold a client_id, which is a credential.
+  const describe = (req: Pick<Request, 'method' | 'path'>) => `${req.method} ${router.patternOf(req.path)}`
   const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>) => replyOf(refusalOf(error, describe(req)))
 
   return {

@@ -39,6 +39,8 @@ const settings = {
   databaseUrl: row('DATABASE_URL', postgresUrl, undefined, 'PostgreSQL 12+ to use; without it an embedded PostgreSQL runs in DATA_DIR'),
   dataDir: row('DATA_DIR', text, './data', 'where the embedded PostgreSQL keeps its files'),
   dbPoolSize: row('DB_POOL_SIZE', integer(1, 100), '10', 'PostgreSQL connections for reads and logins'),
+  dbTimeoutMs: row('DB_TIMEOUT_MS', integer(100, 60_000), '500', 'a database that does not answer the heartbeat for this long is away: requests get 503 at once'),
+  dbStatementTimeoutMs: row('DB_STATEMENT_TIMEOUT_MS', integer(100, 3_600_000), '30000', 'PostgreSQL cancels a statement that runs longer (503)'),
   // Two: a statement commits while the next is sent. More made smaller statements that cost PostgreSQL more per
   // row, and were slower, single or in batches.
   ingestConcurrency: row('INGEST_CONCURRENCY', integer(1, 64), '2', 'insert statements in flight at once (each on its own PostgreSQL connection)'),
@@ -82,6 +84,7 @@ const settings = {
     'a WebSocket that sends nothing, not even a pong to our pings, for this long is closed',
   ),
   wsMaxSubscriptions: row('WS_MAX_SUBSCRIPTIONS', integer(1, 10_000), '64', 'SUBSCRIBEs one WebSocket may hold at once'),
+  shutdownSeconds: row('SHUTDOWN_SECONDS', integer(1, 3600), '8', 'on SIGTERM/SIGINT, exit after at most this long, whatever is left'),
   wsMaxPending: row('WS_MAX_PENDING', integer(1, 1_000_000), '4096', 'messages of one WebSocket waiting for their replies; a client that sends more is disconnected'),
 }
 

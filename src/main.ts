@@ -58,7 +58,15 @@ async function main(config: Config, steps: Steps): Promise<void> {
   const [sampled, opened] = await Promise.allSettled([
     HostSampler.start(config.storagePath, config.samplePeriodMs),
     openDatabase(
-      { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, writeConnections: config.ingestConcurrency },
+      {
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        poolSize: config.dbPoolSize,
+        writeConnections: config.ingestConcurrency,
+        timeoutMs: config.dbTimeoutMs,
+        statementTimeoutMs: config.dbStatementTimeoutMs,
+        fatal: (e) => void shutDown(`${e.message}\nexiting so that a supervisor can start the server again`, 1),
+      },
       log,
     ),
   ])
@@ -68,7 +76,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
   if (opened.status === 'rejected') throw opened.reason
   const sampler = sampled.value
   const db = opened.value
-  const samples = sampleStore(db.sql, db.writeSql)
+  const samples = sampleStore(db.sql, db.writeSql, db.health)
   const writer = steps.add(
     new GroupWriter((ids, rows) => samples.write(ids, rows), {
       maxQueued: config.ingestMaxQueued,
@@ -79,7 +87,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
     (w) => w.drain(),
   )
   const app = createApp({
-    auth: new Authenticator(clientStore(db.sql), {
+    auth: new Authenticator(clientStore(db.sql, db.health), {
       cacheSize: config.authCacheSize,
       maxFailures: config.loginMaxFailures,
       lockSeconds: config.loginLockSeconds,
@@ -88,7 +96,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
     samples,
     sampler,
     startedAt,
-    databaseReady: async () => void (await db.sql`select 1`),
+    databaseReady: async () => void (await db.health.guard(() => db.sql`select 1`)),
     now: () => Math.floor(Date.now() / 1000),
     maxBatchSamples: config.maxBatchSamples,
     maxInflatedBytes: config.maxInflatedBytes,
@@ -116,16 +124,8 @@ async function main(config: Config, steps: Steps): Promise<void> {
     }),
     (s) => s.close(),
   )
-  let stopping = false
-  const stop = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    log(`${signal}: shutting down`)
-    await steps.undo()
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stop('SIGINT'))
-  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void shutDown('SIGINT: shutting down', 0))
+  process.on('SIGTERM', () => void shutDown('SIGTERM: shutting down', 0))
   // Only now, with the shutdown in place: whoever waits for this line may stop the server at once.
   log(`database: ${db.description}`)
   if (config.loadLogPath !== 'off') log(`writing the server's load to ${config.loadLogPath}`)
@@ -145,6 +145,22 @@ try {
   throw e
 }
 const steps = new Steps()
+let stopping = false
+/**
+ * Undoes the start-up, then exits with `code`; past SHUTDOWN_SECONDS (a database that does not answer, a slice
+ * still streaming) it exits all the same, with 1.
+ */
+async function shutDown(reason: string, code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  log(reason)
+  setTimeout(() => {
+    log(`still shutting down after ${config.shutdownSeconds} s: exiting`)
+    process.exit(1)
+  }, config.shutdownSeconds * 1000).unref()
+  await steps.undo()
+  process.exit(code)
+}
 main(config, steps).catch(async (e: unknown) => {
   await steps.undo()
   fail(e instanceof Error ? e.message : String(e))

@@ -20,10 +20,11 @@ let ready: () => Promise<void>
 const logged: string[] = []
 
 before(async () => {
-  ;[db, sampler] = await Promise.all([openDatabase({ databaseUrl: databaseUrl(), dataDir: '', poolSize: 2, writeConnections: 1 }, () => {}), HostSampler.start('/')])
-  const samples = sampleStore(db.sql, db.writeSql)
+  const options = { databaseUrl: databaseUrl(), dataDir: '', poolSize: 2, writeConnections: 1, timeoutMs: 1000, statementTimeoutMs: 10_000, fatal: () => {} }
+  ;[db, sampler] = await Promise.all([openDatabase(options, () => {}), HostSampler.start('/')])
+  const samples = sampleStore(db.sql, db.writeSql, db.health)
   app = createApp({
-    auth: new Authenticator(clientStore(db.sql), { cacheSize: 10, maxFailures: 5, lockSeconds: 60 }),
+    auth: new Authenticator(clientStore(db.sql, db.health), { cacheSize: 10, maxFailures: 5, lockSeconds: 60 }),
     writer: new GroupWriter((ids, rows) => samples.write(ids, rows), { maxQueued: 100, queueWaitMs: 100, maxBatchRows: 100, concurrency: 1 }),
     samples,
     sampler,

@@ -1,6 +1,6 @@
 // Starts the server under test as its own process on a free port, the way a user runs it, and stops it by pid.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
@@ -70,6 +70,17 @@ export async function freshDatabase(purpose: string): Promise<FreshDatabase> {
       await admin.end()
     },
   }
+}
+
+const tempDirectories: string[] = []
+after(() => tempDirectories.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+/** A directory of the test file's own, removed once its tests are done; 0700 unless told (the postgres user needs 0755). */
+export function tempDirectory(mode = 0o700): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sm-test-'))
+  chmodSync(dir, mode)
+  tempDirectories.push(dir)
+  return dir
 }
 
 /** Servers started by this test file and still running. */

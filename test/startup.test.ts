@@ -2,21 +2,14 @@
 // uWebSockets.js's JS fallback, migrations under concurrency, shutdown.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, copyFileSync, existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import postgres from 'postgres'
 import { basic, client, uniqueName } from './http.js'
-import { databaseUrl, exited, freshDatabase, spawnServer, startServer, target } from './server.js'
+import { databaseUrl, exited, freshDatabase, spawnServer, startServer, target, tempDirectory } from './server.js'
 
-const tempDirs: string[] = []
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sm-startup-'))
-  tempDirs.push(dir)
-  return dir
-}
-after(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+const tempDir = () => tempDirectory()
 
 describe('configuration', () => {
   test('--help lists every setting with its variable and exits 0', async () => {

@@ -7,6 +7,8 @@ export type Handler = (req: Request, params: string[]) => Reply | Promise<Reply>
 export type Methods = Partial<Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', Handler>>
 
 interface Route {
+  /** As added: '/client/:s', never a path as sent (it can hold a client_id). */
+  pattern: string
   segments: (string | null)[]
   methods: Methods
   allow: string[]
@@ -25,7 +27,7 @@ export class Router {
   add(patterns: string | string[], methods: Methods): this {
     for (const pattern of typeof patterns === 'string' ? [patterns] : patterns) {
       const segments = pattern.split('/').map((s) => (s.startsWith(':') ? null : s))
-      const route = { segments, methods, allow: Object.keys(methods) }
+      const route = { pattern, segments, methods, allow: Object.keys(methods) }
       if (segments.includes(null)) this.#dynamic.push(route)
       else this.#static.set(pattern, route)
     }
@@ -34,16 +36,27 @@ export class Router {
 
   /** Throws the 404, 405 or 400 (undecodable segment) that the request deserves. */
   match(method: string, rawPath: string): Match {
+    const found = this.#find(rawPath)
+    if (!found) throw notFound()
+    return pick(found.route, method, found.params)
+  }
+
+  /** The pattern a path falls under, to name a request in a log without what its path carries. */
+  patternOf(rawPath: string): string {
+    return this.#find(rawPath)?.route.pattern ?? '(no route)'
+  }
+
+  #find(rawPath: string): { route: Route; params: string[] } | undefined {
     // '/client/' is '/client' (the original redirected the slash forms), but '/' stays '/'.
     const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath
     const found = this.#static.get(path)
-    if (found) return pick(found, method, [])
+    if (found) return { route: found, params: [] }
     const parts = path.split('/')
     for (const route of this.#dynamic) {
       const params = matchSegments(route.segments, parts)
-      if (params) return pick(route, method, params)
+      if (params) return { route, params }
     }
-    throw notFound()
+    return undefined
   }
 }
 

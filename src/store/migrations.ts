@@ -33,6 +33,8 @@ const lockKey = 0x5359534d4f4e // "SYSMON"
 export async function migrate(sql: Sql): Promise<number[]> {
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(${lockKey})`
+    // A migration may rewrite a whole history: the server's deadline for statements is not for it.
+    await tx`set local statement_timeout = 0`
     await tx`create table if not exists schema_migrations (
       version integer primary key, name text not null, applied_at timestamptz not null default now())`
     const done = new Set((await tx<{ version: number }[]>`select version from schema_migrations`).map((r) => r.version))

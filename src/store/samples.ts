@@ -1,6 +1,7 @@
 // The samples table: batch writes with the merge-per-second rule, log span, and streamed log slices.
 import type { Sql } from 'postgres'
 import type { Sample } from '../sample.js'
+import type { Health } from './health.js'
 
 export interface Span {
   start: number
@@ -72,7 +73,7 @@ const upsertsAfterCollision = 100
 
 const isUniqueViolation = (e: unknown) => (e as { code?: unknown } | null)?.code === '23505'
 
-export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
+export function sampleStore(sql: Sql, writeSql: Sql, health: Health): SampleStore {
   let upsertsLeft = 0
 
   const insert = (c: Columns) => writeSql`
@@ -92,7 +93,7 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
       const c = columns(clientIds, samples)
       if (upsertsLeft === 0) {
         try {
-          await insert(c)
+          await health.guard(() => insert(c))
           return
         } catch (e) {
           // The failed insert rolled back whole: the batch is written again, merging.
@@ -100,12 +101,14 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
           upsertsLeft = upsertsAfterCollision
         }
       } else upsertsLeft--
-      await upsert(c)
+      await health.guard(() => upsert(c))
     },
 
     async span(clientId) {
-      const [row] = await sql<{ start: number | null; end: number | null }[]>`
-        select min(t) as start, max(t) as end from samples where client_id = ${clientId}`
+      const [row] = await health.guard(
+        () => sql<{ start: number | null; end: number | null }[]>`
+          select min(t) as start, max(t) as end from samples where client_id = ${clientId}`,
+      )
       return row.start === null || row.end === null ? undefined : { start: row.start, end: row.end }
     },
 
@@ -113,7 +116,7 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
       // Chunk after chunk by key (t > the last one sent), each a short query: the next is asked for before
       // the current one is rendered and sent, so PostgreSQL and Node work at the same time; a reader that
       // goes away leaves at most one bounded query to finish, and no cursor to close.
-      const chunk = (after: number) => sql<SliceChunk[]>`
+      const chunk = (after: number) => health.guard(() => sql<SliceChunk[]>`
         select count(*)::int4 as n, max(t) as last,
           string_agg(
             float8send(t::float8) || float8send(coalesce(cpu, 'NaN')) || float8send(coalesce(mem, 'NaN')) ||
@@ -123,7 +126,7 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
         from (
           select t, cpu, mem, storage from samples
           where client_id = ${clientId} and t > ${after} and t <= ${end} order by t limit ${sliceChunkRows}
-        ) s`
+        ) s`)
       let next: Promise<SliceChunk[]> | undefined = chunk(start - 1)
       while (next) {
         const [{ n, last, rows }]: SliceChunk[] = await next

@@ -4,7 +4,7 @@
 import type { App } from '../app.js'
 import { badRequest, Refusal } from '../errors.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, declaredLength, firstChunk, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
+import { BodyBudget, BodyReader, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
 
 // The little of Deno's API used here: this is a Node project, without Deno's own type declarations.
 interface NetAddr {
@@ -34,6 +34,8 @@ const cutOff = new Error('streamed reply cut off')
 
 export async function serve(app: App, options: ServeOptions): Promise<Server> {
   const budget = new BodyBudget(options.maxBufferedBodyBytes)
+  // Deno's shutdown waits for the requests under way itself: only the WebSockets are told here.
+  const lifetimes = new Lifetimes()
   let server: HttpServer
   try {
     server = Deno.serve({
@@ -43,12 +45,18 @@ export async function serve(app: App, options: ServeOptions): Promise<Server> {
       onListen: () => undefined,
       // The handler never throws: what comes here is a streamed body cut off, which needs no more words.
       onError: () => new Response(null, { status: 500 }),
-      handler: (request, info) => onRequest(app, options, budget, request, info.remoteAddr.hostname),
+      handler: (request, info) => onRequest(app, options, budget, lifetimes, request, info.remoteAddr.hostname),
     })
   } catch (e) {
     throw new Error(`cannot listen on ${options.host}:${options.port}: ${e instanceof Error ? e.message : String(e)}`)
   }
-  return { port: server.addr.port, close: () => void server.shutdown() }
+  return {
+    port: server.addr.port,
+    close: async () => {
+      await lifetimes.close()
+      await server.shutdown()
+    },
+  }
 }
 
 /**
@@ -64,14 +72,14 @@ function rawTarget(url: string, host: string | null): string {
   return slash < 0 ? '' : url.slice(slash)
 }
 
-async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, web: WebRequest, remote: string): Promise<Response> {
+async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetimes: Lifetimes, web: WebRequest, remote: string): Promise<Response> {
   const target = rawTarget(web.url, web.headers.get('host'))
   const mark = target.indexOf('?')
   const [path, query] = mark < 0 ? [target, ''] : [target.slice(0, mark), target.slice(mark + 1)]
   const request = requestOf(web.method, path, query, (name) => web.headers.get(name), () => remote)
   if (request.path === app.socketPath && request.method === 'GET' && web.headers.get('upgrade')?.toLowerCase() === 'websocket') {
     // A handshake Deno refuses goes on to the app (426), as uWS sends it.
-    const upgraded = upgrade(app, options, web, remote)
+    const upgraded = upgrade(app, options, lifetimes, web, remote)
     if (upgraded) return upgraded
   }
   return respond(app, options, request, await replyTo(app, options, budget, web, request))
@@ -167,7 +175,7 @@ function streamed(app: App, options: ServeOptions, request: Request, chunks: Asy
 }
 
 /** The /echo WebSocket, or undefined for a handshake Deno refuses. */
-function upgrade(app: App, options: ServeOptions, web: WebRequest, remote: string): Response | undefined {
+function upgrade(app: App, options: ServeOptions, lifetimes: Lifetimes, web: WebRequest, remote: string): Response | undefined {
   let socket: WebSocket
   let response: Response
   try {
@@ -182,10 +190,13 @@ function upgrade(app: App, options: ServeOptions, web: WebRequest, remote: strin
     const events = openSocket(
       app,
       options,
+      lifetimes,
       {
         // Closing already (the peer's close frame is in, its event not yet): nothing more goes out.
         send: (text) => void (socket.readyState === WebSocket.OPEN && socket.send(text)),
         end: (code, reason) => socket.close(code, reason),
+        // Deno has no way to drop a WebSocket without its close handshake.
+        terminate: () => socket.close(1008, 'not keeping up'),
         bufferedAmount: () => socket.bufferedAmount,
       },
       remote,

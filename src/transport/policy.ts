@@ -23,8 +23,38 @@ export interface ServeOptions {
 
 export interface Server {
   port: number
-  /** Stops accepting connections; open ones finish. */
-  close(): void
+  /**
+   * Stops accepting connections, tells every WebSocket that the server is going away (1001), and resolves once
+   * the requests under way have been answered (a streamed slice to its end).
+   */
+  close(): Promise<void>
+}
+
+/** The requests under way and the WebSockets open, for a shutdown that lets the first finish and tells the second. */
+export class Lifetimes {
+  #requests = 0
+  #idle?: () => void
+  readonly #sockets = new Set<(code: number, reason: string) => void>()
+
+  begin(): void {
+    this.#requests++
+  }
+
+  end(): void {
+    if (--this.#requests === 0) this.#idle?.()
+  }
+
+  /** `end` closes the socket with a code and reason; returns the way to forget it once it is closed. */
+  socket(end: (code: number, reason: string) => void): () => void {
+    this.#sockets.add(end)
+    return () => this.#sockets.delete(end)
+  }
+
+  close(): Promise<void> {
+    for (const end of [...this.#sockets]) end(1001, 'server shutting down')
+    if (this.#requests === 0) return Promise.resolve()
+    return new Promise((resolve) => (this.#idle = resolve))
+  }
 }
 
 export type Serve = (app: App, options: ServeOptions) => Promise<Server>
@@ -130,7 +160,13 @@ export async function firstChunk(app: App, request: Request, chunks: AsyncIterat
 /** What a transport's WebSocket offers the protocol. */
 export interface RawSocket {
   send(text: string): void
+  /** Sends a close frame; the connection ends once the peer answers it. */
   end(code: number, reason: string): void
+  /**
+   * Drops the connection at once: for a peer that does not keep up, which would read a close frame no sooner
+   * than the rest, while its connection and the kernel's buffers for it stayed.
+   */
+  terminate(): void
   bufferedAmount(): number
 }
 
@@ -141,21 +177,27 @@ export interface SocketEvents {
 }
 
 /** The protocol's session over a transport's socket, with the limits both enforce the same way. */
-export function openSocket(app: App, options: ServeOptions, raw: RawSocket, remote: string): SocketEvents {
+export function openSocket(app: App, options: ServeOptions, lifetimes: Lifetimes, raw: RawSocket, remote: string): SocketEvents {
   let open = true
   const end = (code: number, reason: string) => {
     if (!open) return
     open = false
     raw.end(code, reason)
   }
+  const drop = () => {
+    if (!open) return
+    open = false
+    raw.terminate()
+  }
+  const forget = lifetimes.socket(end)
   const conn: Connection = {
     send(text) {
       if (!open) return
       raw.send(text)
       // A peer this far behind is dropped rather than queued for.
-      if (raw.bufferedAmount() > options.maxSocketBackpressure) end(1008, 'not keeping up')
+      if (raw.bufferedAmount() > options.maxSocketBackpressure) drop()
     },
-    close: () => end(1008, 'not keeping up'),
+    close: drop,
     bufferedAmount: () => (open ? raw.bufferedAmount() : 0),
   }
   const session = app.openSocket(conn, remote)
@@ -167,6 +209,7 @@ export function openSocket(app: App, options: ServeOptions, raw: RawSocket, remo
     },
     closed() {
       open = false
+      forget()
       session.onClose()
     },
   }

@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http'
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, declaredLength, firstChunk, openSocket, requestOf, type ServeOptions, type Server, type SocketEvents } from './policy.js'
+import { BodyBudget, BodyReader, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server, type SocketEvents } from './policy.js'
 
 // The native module has this constant; its typings only declare it as an enum member.
 const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as typeof uWS & { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }
@@ -30,6 +30,7 @@ interface SocketData {
 
 export function serve(app: App, options: ServeOptions): Promise<Server> {
   const budget = new BodyBudget(options.maxBufferedBodyBytes)
+  const lifetimes = new Lifetimes()
   const server = uWS
     .App()
     .ws<SocketData>(app.socketPath, {
@@ -52,10 +53,12 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
         ws.getUserData().events = openSocket(
           app,
           options,
+          lifetimes,
           {
             // Sends come from timers and commits, outside uWS's callbacks: cork them into one write each.
             send: (text) => void ws.cork(() => ws.send(text, false)),
             end: (code, reason) => ws.end(code, reason),
+            terminate: () => ws.close(),
             bufferedAmount: () => ws.getBufferedAmount(),
           },
           remote,
@@ -65,21 +68,27 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
       message: (ws, message, isBinary) => ws.getUserData().events?.message(isBinary ? message : textDecoder.decode(message)),
       close: (ws) => ws.getUserData().events?.closed(),
     })
-    .any('/*', (res, req) => onRequest(app, options, budget, res, req))
+    .any('/*', (res, req) => onRequest(app, options, budget, lifetimes, res, req))
   return new Promise((resolve, reject) => {
     // Exclusive: by default uWS would share a busy port with another process without a word.
     const listen = server.listen as unknown as (host: string, port: number, options: number, cb: (t: us_listen_socket | false) => void) => TemplatedApp
     listen.call(server, options.host, options.port, LIBUS_LISTEN_EXCLUSIVE_PORT ?? 0, (token) => {
       if (!token) return reject(new Error(`cannot listen on ${options.host}:${options.port}: the port is in use or the address is not available`))
-      resolve({ port: uWS.us_socket_local_port(token), close: () => uWS.us_listen_socket_close(token) })
+      resolve({
+        port: uWS.us_socket_local_port(token),
+        close: () => {
+          uWS.us_listen_socket_close(token)
+          return lifetimes.close()
+        },
+      })
     })
   })
 }
 
-function onRequest(app: App, options: ServeOptions, budget: BodyBudget, res: HttpResponse, req: HttpRequest): void {
+function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetimes: Lifetimes, res: HttpResponse, req: HttpRequest): void {
   // HttpRequest is only valid in this synchronous call: copy what the app reads.
   const request = requestOf(req.getMethod(), req.getUrl(), req.getQuery() ?? '', (name) => req.getHeader(name), () => exchange.remote())
-  const exchange = new Exchange(app, options, res, request)
+  const exchange = new Exchange(app, options, lifetimes, res, request)
   const contentLength = req.getHeader('content-length')
   if (contentLength === '' && req.getHeader('transfer-encoding') === '') return exchange.dispatch()
   let declared: number
@@ -98,18 +107,29 @@ class Exchange {
   onAbort?: () => void
   #reader?: BodyReader
   #remote?: string
+  #done = false
 
   constructor(
     private readonly app: App,
     private readonly options: ServeOptions,
+    private readonly lifetimes: Lifetimes,
     private readonly res: HttpResponse,
     private readonly request: Request,
   ) {
+    lifetimes.begin()
     res.onAborted(() => {
       this.aborted = true
       this.#reader?.release()
       this.onAbort?.()
+      this.#finish()
     })
+  }
+
+  /** The reply is out, or the client gone: this exchange no longer counts as under way. */
+  #finish(): void {
+    if (this.#done) return
+    this.#done = true
+    this.lifetimes.end()
   }
 
   /** The peer's address: none once the client has gone (the response may no longer be touched). */
@@ -145,6 +165,7 @@ class Exchange {
         // Only a failure to write the reply comes here.
         this.app.streamFailed(e, this.request)
         if (!this.aborted) this.res.close()
+        this.#finish()
       })
   }
 
@@ -158,6 +179,7 @@ class Exchange {
       // uWS says "Connection: close" itself when it is to close.
       this.res.end(body, reply.close)
     })
+    this.#finish()
   }
 
   #writeHead(reply: Reply): void {
@@ -176,7 +198,7 @@ class Exchange {
             if (!headWritten) this.#writeHead(reply)
             this.res.end()
           })
-          return
+          return this.#finish()
         }
         let ok = true
         const chunk = next.value
@@ -195,6 +217,7 @@ class Exchange {
     // Aborted, stalled or failed mid-stream: the status is out, so the only honest end is a cut connection.
     await chunks.return?.()
     if (!this.aborted) this.res.close()
+    this.#finish()
   }
 
   /** Resolves true when the socket drained, false when the client went away or stalled past stallMs. */
