@@ -8,7 +8,7 @@ import { describe, test, type TestContext } from 'node:test'
 import postgres from 'postgres'
 import { postmasterPid, privateDatabase } from './database.js'
 import { client, uniqueName } from './http.js'
-import { startServer, target, tempDirectory, type RunningServer } from './server.js'
+import { databaseUrl, freshDatabase, startServer, target, tempDirectory, type RunningServer } from './server.js'
 import { connect } from './ws.js'
 
 const skip = target !== 'source' && 'the database layer is the same code on every target'
@@ -223,4 +223,57 @@ test('the embedded PostgreSQL killed under load is started again, and nothing ac
   } finally {
     await server.stop()
   }
+})
+
+describe('what reaches the log', { skip }, () => {
+  test('a database that refuses connections (too many: SQLSTATE 53300) is 503 with Retry-After, and no credential is logged', async () => {
+    // Superusers are not held to connection limits: the server connects as a role of its own.
+    const admin = postgres(databaseUrl(), { max: 1, onnotice: () => undefined })
+    const role = uniqueName('limited')
+    await admin.unsafe(`create role ${role} login password 'pw'`)
+    await admin.unsafe(`create database ${role} owner ${role}`)
+    const url = new URL(databaseUrl())
+    url.username = role
+    url.password = 'pw'
+    url.pathname = `/${role}`
+    const server = await startServer({ DATABASE_URL: url.toString() })
+    try {
+      const { clientId } = await register(server)
+      const http = client(server.url, undefined, true)
+      assert.equal((await http.post(`/client/${clientId}`, 'mem=1&time=1')).status, 202)
+      await admin.unsafe(`alter role ${role} connection limit 0`)
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity where usename = ${role}`
+      await printed(server, /database unavailable: too many connections/)
+      for (const res of [await http.post(`/client/${clientId}`, 'mem=1&time=2'), await http.get(`/client/${clientId}/time/report`), await http.get('/readyz')]) {
+        assert.deepEqual([res.status, res.json(), res.headers['retry-after']], [503, { error: 'database unavailable' }, '1'])
+      }
+      await admin.unsafe(`alter role ${role} connection limit -1`)
+      await printed(server, /database is back/)
+      assert.equal((await http.post(`/client/${clientId}`, 'mem=1&time=3')).status, 202)
+      assert.ok(!server.output().includes(clientId), server.output())
+    } finally {
+      await server.stop()
+      await admin.unsafe(`drop database if exists ${role} with (force)`)
+      await admin.unsafe(`drop role if exists ${role}`)
+      await admin.end()
+    }
+  })
+
+  test('an unexpected failure is logged under its route, without the path that holds the client_id', async () => {
+    const fresh = await freshDatabase('broken')
+    const server = await startServer({ DATABASE_URL: fresh.url })
+    try {
+      const { clientId } = await register(server)
+      const sql = postgres(fresh.url, { max: 1, onnotice: () => undefined })
+      await sql`drop table samples`
+      await sql.end()
+      const res = await client(server.url).send(`/client/${encodeURIComponent(clientId)}`, { method: 'POST', body: 'mem=1', allowInternalError: true })
+      assert.deepEqual([res.status, res.json()], [500, { error: 'internal error' }])
+      await printed(server, /POST \/client\/:s failed/)
+      assert.ok(!server.output().includes(clientId) && !server.output().includes(encodeURIComponent(clientId)), server.output())
+    } finally {
+      await server.stop()
+      await fresh.drop()
+    }
+  })
 })
