@@ -26,6 +26,7 @@ export interface Services {
   now: () => number
   maxBatchSamples: number
   maxInflatedBytes: number
+  monitorMaxWaiting: number
   logError: (message: string, error: unknown) => void
   /** WebSocket limits: see EchoServices. */
   ws: { maxSubscriptions: number; maxPending: number; maxBufferedBytes: number; stallMs: number }

@@ -59,6 +59,7 @@ const settings = {
   authCacheSize: row('AUTH_CACHE_SIZE', integer(0, 10_000_000), '10000', 'verified client_ids kept in memory so ingest does not rerun scrypt'),
   loginMaxFailures: row('LOGIN_MAX_FAILURES', integer(1, 1000), '5', 'failed logins of one username from one address before that address is refused with 429'),
   loginLockSeconds: row('LOGIN_LOCK_SECONDS', integer(1, 86400), '60', 'how long that address then stays refused for that username'),
+  monitorMaxWaiting: row('MONITOR_MAX_WAITING', integer(1, 1_000_000), '1000', 'requests for cpu/load?interval= that may wait at once for the history to fill (soon after start); past it 503'),
   samplePeriodMs: row('SAMPLE_PERIOD_MS', integer(100, 60_000), '1000', "how often the host is sampled (the load log's line period)"),
   storagePath: row('STORAGE_PATH', text, '/', 'the filesystem whose storage the server reports'),
   loadLogPath: row('LOAD_LOG_PATH', text, 'server_system_load.csv', "CSV file the server appends its own load to every second; 'off' for none"),

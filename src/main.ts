@@ -100,6 +100,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
     now: () => Math.floor(Date.now() / 1000),
     maxBatchSamples: config.maxBatchSamples,
     maxInflatedBytes: config.maxInflatedBytes,
+    monitorMaxWaiting: config.monitorMaxWaiting,
     logError,
     ws: {
       maxSubscriptions: config.wsMaxSubscriptions,

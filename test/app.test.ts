@@ -33,6 +33,7 @@ before(async () => {
     now: () => 1_700_000_000,
     maxBatchSamples: 10,
     maxInflatedBytes: 1024,
+    monitorMaxWaiting: 1,
     logError: (message) => logged.push(message),
     ws: { maxSubscriptions: 1, maxPending: 1, maxBufferedBytes: 1, stallMs: 1 },
   })
@@ -44,7 +45,7 @@ after(async () => {
 
 const request = (method: string, target: string, body = '', headers: Request['headers'] = {}): Request => {
   const [path, query = ''] = target.split('?')
-  return { method, path, query, headers, body: new TextEncoder().encode(body), remote: () => '192.0.2.1' }
+  return { method, path, query, headers, body: new TextEncoder().encode(body), remote: () => '192.0.2.1', onGone: () => {} }
 }
 
 /** The reply with its body as text, a streamed one read to its end. */

@@ -1,5 +1,6 @@
 // One sampler of the host: a snapshot about once a second that routes, WebSocket EVENTs and the CSV load
 // log all read, so a thousand readers cost no more system calls than one.
+import { unavailable } from '../errors.js'
 import { readCpuInfo, readCpuMhz, readCpuTicks, readMemory, readStorage, type CpuInfo, type Memory, type Storage } from './figures.js'
 
 export interface Snapshot {
@@ -56,13 +57,19 @@ export class HostSampler {
 
   /**
    * CPU use over the last `seconds` (whole windows, at least one). Answers at once from the history when it
-   * is long enough; soon after start it waits, without blocking anything, until it is.
+   * is long enough; soon after start it waits, without blocking anything, until it is. A waiter whose asker
+   * goes away (`onGone`) is forgotten; past `maxWaiting` waiters, one more is refused (503).
    */
-  cpuLoad(seconds: number): Promise<number> {
+  cpuLoad(seconds: number, onGone: (forget: () => void) => void, maxWaiting: number): Promise<number> {
     const windows = Math.min(maxWindows, Math.max(1, Math.round(seconds)))
     if (windows === 1) return Promise.resolve(this.#latest.cpu)
     if (this.#windows.length >= windows) return Promise.resolve(this.#loadOver(windows))
-    return new Promise((resolve) => this.#waiters.add({ windows, resolve }))
+    if (this.#waiters.size >= maxWaiting) return Promise.reject(unavailable('too many requests waiting for the CPU history (MONITOR_MAX_WAITING)'))
+    return new Promise((resolve) => {
+      const waiter = { windows, resolve }
+      this.#waiters.add(waiter)
+      onGone(() => this.#waiters.delete(waiter))
+    })
   }
 
   stop(): void {

@@ -12,6 +12,8 @@ export interface Request {
   body: Uint8Array
   /** The peer's address, which the login throttle keys on; asked for only then (under uWS, a system call). */
   remote: () => string
+  /** Calls `listener` if the client goes away before its reply is out: what waits for it can be forgotten. */
+  onGone: (listener: () => void) => void
 }
 
 export const requestHeaders = ['authorization', 'content-type', 'content-encoding'] as const

@@ -76,7 +76,14 @@ async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, li
   const target = rawTarget(web.url, web.headers.get('host'))
   const mark = target.indexOf('?')
   const [path, query] = mark < 0 ? [target, ''] : [target.slice(0, mark), target.slice(mark + 1)]
-  const request = requestOf(web.method, path, query, (name) => web.headers.get(name), () => remote)
+  const request = requestOf(
+    web.method,
+    path,
+    query,
+    (name) => web.headers.get(name),
+    () => remote,
+    (listener) => web.signal.addEventListener('abort', listener, { once: true }),
+  )
   if (request.path === app.socketPath && request.method === 'GET' && web.headers.get('upgrade')?.toLowerCase() === 'websocket') {
     // A handshake Deno refuses goes on to the app (426), as uWS sends it.
     const upgraded = upgrade(app, options, lifetimes, web, remote)

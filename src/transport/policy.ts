@@ -62,8 +62,15 @@ export type Serve = (app: App, options: ServeOptions) => Promise<Server>
 const empty = new Uint8Array(0)
 
 /** The request value, from what the library says of the request; `header` gives '' or null for an absent one. */
-export function requestOf(method: string, path: string, query: string, header: (name: string) => string | null, remote: () => string): Request {
-  const request: Request = { method: method.toUpperCase(), path, query, headers: {}, body: empty, remote }
+export function requestOf(
+  method: string,
+  path: string,
+  query: string,
+  header: (name: string) => string | null,
+  remote: () => string,
+  onGone: (listener: () => void) => void,
+): Request {
+  const request: Request = { method: method.toUpperCase(), path, query, headers: {}, body: empty, remote, onGone }
   for (const name of requestHeaders) {
     const value = header(name)
     if (value) request.headers[name] = value

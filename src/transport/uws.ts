@@ -87,7 +87,14 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
 
 function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetimes: Lifetimes, res: HttpResponse, req: HttpRequest): void {
   // HttpRequest is only valid in this synchronous call: copy what the app reads.
-  const request = requestOf(req.getMethod(), req.getUrl(), req.getQuery() ?? '', (name) => req.getHeader(name), () => exchange.remote())
+  const request = requestOf(
+    req.getMethod(),
+    req.getUrl(),
+    req.getQuery() ?? '',
+    (name) => req.getHeader(name),
+    () => exchange.remote(),
+    (listener) => exchange.onGone(listener),
+  )
   const exchange = new Exchange(app, options, lifetimes, res, request)
   const contentLength = req.getHeader('content-length')
   if (contentLength === '' && req.getHeader('transfer-encoding') === '') return exchange.dispatch()
@@ -108,6 +115,7 @@ class Exchange {
   #reader?: BodyReader
   #remote?: string
   #done = false
+  #gone?: (() => void)[]
 
   constructor(
     private readonly app: App,
@@ -121,8 +129,13 @@ class Exchange {
       this.aborted = true
       this.#reader?.release()
       this.onAbort?.()
+      for (const listener of this.#gone ?? []) listener()
       this.#finish()
     })
+  }
+
+  onGone(listener: () => void): void {
+    ;(this.#gone ??= []).push(listener)
   }
 
   /** The reply is out, or the client gone: this exchange no longer counts as under way. */
