@@ -34,6 +34,8 @@ export interface Services {
 
 export interface App {
   handle(req: Request): Promise<Reply>
+  /** Whether this request's body is to be read at all (see Router.takesBody). */
+  takesBody(method: string, path: string): boolean
   /** The reply for a failure outside `handle`, such as a body that could not be read. */
   errorReply(error: unknown, req: Pick<Request, 'method' | 'path'>): Reply
   /** A streamed reply failed after its status went out: nothing can be told any more, but it is logged. */
@@ -84,6 +86,7 @@ export function createApp(services: Services): App {
         return errorReply(e, req)
       }
     },
+    takesBody: (method, path) => router.takesBody(method, path),
     errorReply,
     streamFailed: (error, req) => void refusalOf(error, describe(req)),
     socketPath: '/echo',

@@ -56,6 +56,13 @@ const settings = {
     String(64 * MiB),
     'request bodies held in memory at once, across all connections; past it requests get 503',
   ),
+  maxBufferedBodyBytesPerPeer: row(
+    'MAX_BUFFERED_BODY_BYTES_PER_PEER',
+    integer(64 * KiB, 1024 ** 4),
+    String(8 * MiB),
+    'of those, bodies still arriving from one peer address, at most; past it that address gets 503',
+  ),
+  bodyTimeoutSeconds: row('BODY_TIMEOUT_SECONDS', integer(1, 3600), '10', 'a request body not received whole within this long gets 408'),
   authCacheSize: row('AUTH_CACHE_SIZE', integer(0, 10_000_000), '10000', 'verified client_ids kept in memory so ingest does not rerun scrypt'),
   loginMaxFailures: row('LOGIN_MAX_FAILURES', integer(1, 1000), '5', 'failed logins of one username from one address before that address is refused with 429'),
   loginLockSeconds: row('LOGIN_LOCK_SECONDS', integer(1, 86400), '60', 'how long that address then stays refused for that username'),

@@ -119,6 +119,8 @@ async function main(config: Config, steps: Steps): Promise<void> {
       port: config.port,
       maxBodyBytes: config.maxBodyBytes,
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
+      maxBufferedBodyBytesPerPeer: config.maxBufferedBodyBytesPerPeer,
+      bodyTimeoutSeconds: config.bodyTimeoutSeconds,
       maxSocketBackpressure: config.wsMaxBufferedBytes * 4,
       socketIdleSeconds: config.wsIdleSeconds,
       stallMs: config.stallSeconds * 1000,

@@ -150,6 +150,15 @@ test('the monitoring routes refuse other methods with 405', async () => {
   }
 })
 
+test('HEAD is answered wherever GET is: the same status and headers, no body', async () => {
+  for (const path of ['/', '/api', '/monitor/memory/total?units=GB', '/healthz', '/start_time']) {
+    const [get, head] = [await http.get(path), await http.send(path, { method: 'HEAD' })]
+    assert.deepEqual([head.status, head.headers['content-type'], head.headers['content-length'], head.text], [get.status, get.headers['content-type'], get.headers['content-length'], ''], path)
+  }
+  const refused = await http.send('/api', { method: 'DELETE' })
+  assert.deepEqual([refused.status, refused.headers.allow], [405, 'GET, HEAD'])
+})
+
 test('a plain GET of /echo is told to upgrade', async () => {
   const res = await http.get('/echo')
   assert.equal(res.status, 426)

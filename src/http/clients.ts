@@ -62,7 +62,7 @@ export function clientRoutes(router: Router, { auth, ingest, samples, maxInflate
       const clientId = makeClientId(username, password)
       return jsonReply(200, registered ? { registration: username, client_id: clientId } : { client_id: clientId })
     },
-  })
+  }, { body: ['POST'] })
 
   router.add('/client/:s', {
     POST(req, [segment]) {
@@ -73,7 +73,7 @@ export function clientRoutes(router: Router, { auth, ingest, samples, maxInflate
       }
       return ingest({ segment, authorization: req.headers.authorization, remote: req.remote }, parse, stored)
     },
-  })
+  }, { body: ['POST'] })
 
   const authenticated = (req: Request, segment: string) => auth.authenticate(segment, req.headers.authorization, req.remote)
 

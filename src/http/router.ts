@@ -1,10 +1,17 @@
-// One route table: method + path matching, path aliases, and the 404/405 decisions.
+// One route table: method + path matching, path aliases, HEAD wherever GET, which requests take a body, and the
+// 404/405 decisions.
 import { badRequest, methodNotAllowed, notFound } from '../errors.js'
 import type { Reply, Request } from './reply.js'
 
 /** params are the decoded values of the pattern's ':name' segments, in order. */
 export type Handler = (req: Request, params: string[]) => Reply | Promise<Reply>
-export type Methods = Partial<Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', Handler>>
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+export type Methods = Partial<Record<Method, Handler>>
+
+export interface RouteOptions {
+  /** The methods whose request body the handler reads; any other request's body is never read. */
+  body?: readonly Method[]
+}
 
 interface Route {
   /** As added: '/client/:s', never a path as sent (it can hold a client_id). */
@@ -12,6 +19,7 @@ interface Route {
   segments: (string | null)[]
   methods: Methods
   allow: string[]
+  body: readonly string[]
 }
 
 export interface Match {
@@ -24,10 +32,12 @@ export class Router {
   readonly #dynamic: Route[] = []
 
   /** Each pattern in `patterns` names the same route ('/api/x' and '/x'); ':name' matches one segment. */
-  add(patterns: string | string[], methods: Methods): this {
+  add(patterns: string | string[], methods: Methods, options: RouteOptions = {}): this {
+    // HEAD is answered wherever GET is (uptime checkers use it), with GET's headers and no body.
+    const allow = Object.keys(methods).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]))
     for (const pattern of typeof patterns === 'string' ? [patterns] : patterns) {
       const segments = pattern.split('/').map((s) => (s.startsWith(':') ? null : s))
-      const route = { pattern, segments, methods, allow: Object.keys(methods) }
+      const route = { pattern, segments, methods, allow, body: options.body ?? [] }
       if (segments.includes(null)) this.#dynamic.push(route)
       else this.#static.set(pattern, route)
     }
@@ -39,6 +49,14 @@ export class Router {
     const found = this.#find(rawPath)
     if (!found) throw notFound()
     return pick(found.route, method, found.params)
+  }
+
+  /**
+   * Whether the request's body is to be read: only for a route and method that take one. Any other is answered
+   * without reading it, so that a body nobody wants never takes memory (a 404 is sent as soon as it is known).
+   */
+  takesBody(method: string, rawPath: string): boolean {
+    return this.#find(rawPath)?.route.body.includes(method) ?? false
   }
 
   /** The pattern a path falls under, to name a request in a log without what its path carries. */
@@ -74,7 +92,7 @@ function matchSegments(segments: (string | null)[], parts: string[]): string[] |
 }
 
 function pick(route: Route, method: string, rawParams: string[]): Match {
-  const handler = route.methods[method as keyof Methods]
+  const handler = route.methods[(method === 'HEAD' ? 'GET' : method) as Method]
   if (!handler) throw methodNotAllowed(route.allow)
   return { handler, params: rawParams.map(decodeSegment) }
 }

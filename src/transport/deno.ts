@@ -2,7 +2,7 @@
 // of the same app as uws.ts, and only translates: the request with its raw target, its body fed to the shared
 // reader, the reply (a streamed one pulled as the socket takes it), and /echo over Deno's WebSocket.
 import type { App } from '../app.js'
-import { badRequest, Refusal } from '../errors.js'
+import { badRequest, bodyTimeout, Refusal } from '../errors.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
 import { BodyBudget, BodyReader, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
 
@@ -33,7 +33,7 @@ const unreadable = badRequest('the request body could not be read')
 const cutOff = new Error('streamed reply cut off')
 
 export async function serve(app: App, options: ServeOptions): Promise<Server> {
-  const budget = new BodyBudget(options.maxBufferedBodyBytes)
+  const budget = new BodyBudget(options.maxBufferedBodyBytes, options.maxBufferedBodyBytesPerPeer)
   // Deno's shutdown waits for the requests under way itself: only the WebSockets are told here.
   const lifetimes = new Lifetimes()
   let server: HttpServer
@@ -93,15 +93,14 @@ async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, li
 }
 
 async function replyTo(app: App, options: ServeOptions, budget: BodyBudget, web: WebRequest, request: Request): Promise<Reply> {
-  if (!web.body) return app.handle(request)
+  // A body nobody reads is never read: Deno reads what is left of it past the reply itself.
+  if (!web.body || !app.takesBody(request.method, request.path)) return app.handle(request)
   let reader: BodyReader | undefined
   try {
-    reader = new BodyReader(budget, options.maxBodyBytes, declaredLength(web.headers.get('content-length'), options.maxBodyBytes))
-    request.body = await readBody(web.body, reader)
+    reader = new BodyReader(budget, options.maxBodyBytes, declaredLength(web.headers.get('content-length'), options.maxBodyBytes), request.remote)
+    request.body = await readBody(web.body, reader, options.bodyTimeoutSeconds)
   } catch (e) {
     reader?.release()
-    // The rest of the body is not wanted: stop receiving it.
-    void web.body.cancel().catch(() => undefined)
     return app.errorReply(e instanceof Refusal ? e : unreadable, request)
   }
   try {
@@ -111,17 +110,23 @@ async function replyTo(app: App, options: ServeOptions, budget: BodyBudget, web:
   }
 }
 
-/** Reads the whole body through the reader; on a refusal the rest is not wanted and is not received. */
-async function readBody(body: ReadableStream<Uint8Array>, reader: BodyReader): Promise<Uint8Array> {
+/** Reads the whole body through the reader, within its deadline; on a refusal the rest is not received. */
+async function readBody(body: ReadableStream<Uint8Array>, reader: BodyReader, timeoutSeconds: number): Promise<Uint8Array> {
   const stream = body.getReader()
+  let deadline: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(bodyTimeout(timeoutSeconds)), timeoutSeconds * 1000)))
   try {
     for (;;) {
-      const { done, value } = await stream.read()
+      const { done, value } = await Promise.race([stream.read(), late])
       if (done) return reader.body()
       reader.push(value, false)
     }
+  } catch (e) {
+    // The rest of the body is not wanted: stop receiving it.
+    void stream.cancel().catch(() => undefined)
+    throw e
   } finally {
-    stream.releaseLock()
+    clearTimeout(deadline)
   }
 }
 

@@ -11,8 +11,12 @@ export interface ServeOptions {
   port: number
   /** The largest request body, and the largest WebSocket message. */
   maxBodyBytes: number
-  /** Request bodies held at once across all connections. */
+  /** Request bodies held at once across all connections... */
   maxBufferedBodyBytes: number
+  /** ...and by one peer address, of bodies that did not arrive whole at once. */
+  maxBufferedBodyBytesPerPeer: number
+  /** A body not received whole by then is refused (408). */
+  bodyTimeoutSeconds: number
   /** A WebSocket with more than this queued is closed (the protocol skips EVENTs well before). */
   maxSocketBackpressure: number
   /** A WebSocket that has sent nothing, not even a pong, for this long is closed. */
@@ -79,20 +83,41 @@ export function requestOf(
 }
 
 /** Request bodies held in memory across all connections, so that many large uploads cannot exhaust it. */
+/**
+ * Request bodies held in memory across all connections, so that many large uploads cannot exhaust it, and by each
+ * peer address, so that one sender holding bodies that never finish cannot take it all from the others.
+ */
 export class BodyBudget {
   #used = 0
-  constructor(private readonly max: number) {}
-  take(bytes: number): boolean {
+  readonly #byPeer = new Map<string, number>()
+
+  constructor(
+    private readonly max: number,
+    private readonly maxPerPeer: number,
+  ) {}
+
+  /** `peer`: the address a body still arriving is charged to; none for one that came whole. */
+  take(bytes: number, peer: string | undefined): boolean {
     if (this.#used + bytes > this.max) return false
+    if (peer !== undefined) {
+      const held = this.#byPeer.get(peer) ?? 0
+      if (held + bytes > this.maxPerPeer) return false
+      this.#byPeer.set(peer, held + bytes)
+    }
     this.#used += bytes
     return true
   }
-  give(bytes: number): void {
+
+  give(bytes: number, peer: string | undefined): void {
     this.#used -= bytes
+    if (peer === undefined) return
+    const held = (this.#byPeer.get(peer) ?? 0) - bytes
+    if (held > 0) this.#byPeer.set(peer, held)
+    else this.#byPeer.delete(peer)
   }
 }
 
-const budgetExceeded = unavailable('too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES)', { close: true })
+const budgetExceeded = unavailable('too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES, MAX_BUFFERED_BODY_BYTES_PER_PEER)', { close: true })
 
 /** The declared length of a body, -1 when none is declared; a declared length over the limit is refused unread. */
 export function declaredLength(contentLength: string | null, limit: number): number {
@@ -104,18 +129,22 @@ export function declaredLength(contentLength: string | null, limit: number): num
 
 /**
  * A request body being read: it grows with what arrives (not with what is declared, at least doubling), held
- * against the shared budget until the reply is made (`release`). A refusal gives back what it held at once, so
- * that another upload is not judged against it meanwhile.
+ * against the shared budget until the reply is made (`release`); one that did not come whole in its first chunk
+ * is also held against its peer's share. A refusal gives back what it held at once, so that another upload is not
+ * judged against it meanwhile.
  */
 export class BodyReader {
   #buffer = empty
   #length = 0
   #reserved = 0
+  #peer: string | undefined
 
   constructor(
     private readonly budget: BodyBudget,
     private readonly limit: number,
     private readonly declared: number,
+    /** Asked for only for a body still arriving (under uWS, a system call). */
+    private readonly peerOf: () => string,
   ) {}
 
   /** Copies a chunk (the caller's memory may be reused once this returns); throws the refusal that ends reading. */
@@ -124,12 +153,15 @@ export class BodyReader {
     if (needed > this.limit) this.#refuse(bodyTooLarge(this.limit))
     if (needed > this.#buffer.length) {
       const size = Math.min(this.limit, this.declared >= 0 ? this.declared : this.limit, Math.max(this.#buffer.length * 2, needed, 64 * 1024))
-      if (!this.budget.take(size - this.#reserved)) this.#refuse(budgetExceeded)
+      const whole = isLast && this.#length === 0
+      // Only the first chunk can find nothing held yet: a body that goes on past it is its peer's from the start.
+      if (!whole && this.#peer === undefined) this.#peer = this.peerOf()
+      if (!this.budget.take(size - this.#reserved, this.#peer)) this.#refuse(budgetExceeded)
       this.#reserved = size
       // A small body that came whole in one chunk (the hot path) is carved from Node's shared pool rather than
       // getting memory of its own; one still arriving does get its own, so that a slow sender cannot hold a pool
       // slab. Only the bytes written are ever handed on (the body is the written prefix).
-      const grown = isLast && this.#length === 0 ? Buffer.allocUnsafe(size) : new Uint8Array(size)
+      const grown = whole ? Buffer.allocUnsafe(size) : new Uint8Array(size)
       grown.set(this.#buffer.subarray(0, this.#length))
       this.#buffer = grown
     }
@@ -142,7 +174,7 @@ export class BodyReader {
   }
 
   release(): void {
-    this.budget.give(this.#reserved)
+    this.budget.give(this.#reserved, this.#peer)
     this.#reserved = 0
   }
 

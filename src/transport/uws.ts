@@ -2,6 +2,7 @@
 // app; this file copies the request, feeds the body to the shared reader, and writes replies corked, with
 // backpressure for streamed ones. What it shares with deno.ts is in policy.ts.
 import { STATUS_CODES } from 'node:http'
+import { bodyTimeout } from '../errors.js'
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
@@ -29,7 +30,7 @@ interface SocketData {
 }
 
 export function serve(app: App, options: ServeOptions): Promise<Server> {
-  const budget = new BodyBudget(options.maxBufferedBodyBytes)
+  const budget = new BodyBudget(options.maxBufferedBodyBytes, options.maxBufferedBodyBytesPerPeer)
   const lifetimes = new Lifetimes()
   const server = uWS
     .App()
@@ -97,14 +98,16 @@ function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetime
   )
   const exchange = new Exchange(app, options, lifetimes, res, request)
   const contentLength = req.getHeader('content-length')
-  if (contentLength === '' && req.getHeader('transfer-encoding') === '') return exchange.dispatch()
+  if ((contentLength === '' || contentLength === '0') && req.getHeader('transfer-encoding') === '') return exchange.dispatch()
+  // A body nobody reads is not taken into memory: the reply goes out at once, and the connection with it.
+  if (!app.takesBody(request.method, request.path)) return exchange.dispatch(true)
   let declared: number
   try {
     declared = declaredLength(contentLength, options.maxBodyBytes)
   } catch (e) {
     return exchange.send(app.errorReply(e, request))
   }
-  exchange.readBody(new BodyReader(budget, options.maxBodyBytes, declared))
+  exchange.readBody(new BodyReader(budget, options.maxBodyBytes, declared, request.remote))
 }
 
 /** One request and its reply: abort tracking, body reading, and every write to the response. */
@@ -154,26 +157,39 @@ class Exchange {
   readBody(reader: BodyReader): void {
     this.#reader = reader
     let finished = false
+    let deadline: NodeJS.Timeout | undefined
+    const refuse = (e: unknown) => {
+      finished = true
+      clearTimeout(deadline)
+      this.send(this.app.errorReply(e, this.request))
+    }
     this.res.onData((chunk, isLast) => {
       if (finished) return
       try {
         reader.push(new Uint8Array(chunk), isLast)
       } catch (e) {
-        finished = true
-        return this.send(this.app.errorReply(e, this.request))
+        return refuse(e)
       }
       if (isLast) {
         finished = true
+        clearTimeout(deadline)
         this.request.body = reader.body()
-        this.dispatch()
+        return this.dispatch()
       }
+      // A body still arriving after its first chunk has a deadline: held memory is not held for ever.
+      deadline ??= setTimeout(() => {
+        reader.release()
+        if (!this.aborted) refuse(bodyTimeout(this.options.bodyTimeoutSeconds))
+      }, this.options.bodyTimeoutSeconds * 1000)
     })
+    this.onAbort = () => clearTimeout(deadline)
   }
 
-  dispatch(): void {
+  /** `unreadBody`: the request came with a body that is not read, so the connection cannot carry another one. */
+  dispatch(unreadBody = false): void {
     this.app
       .handle(this.request)
-      .then((reply) => this.send(reply))
+      .then((reply) => this.send(unreadBody ? { ...reply, close: true } : reply))
       .catch((e: unknown) => {
         // Only a failure to write the reply comes here.
         this.app.streamFailed(e, this.request)
@@ -185,6 +201,7 @@ class Exchange {
   send(reply: Reply): void {
     this.#reader?.release()
     const body = reply.body
+    if (this.request.method === 'HEAD') return this.#sendHead(reply)
     if (typeof body !== 'string' && !(body instanceof Uint8Array)) return void this.#stream(reply, body[Symbol.asyncIterator]())
     if (this.aborted) return
     this.res.cork(() => {
@@ -192,6 +209,20 @@ class Exchange {
       // uWS says "Connection: close" itself when it is to close.
       this.res.end(body, reply.close)
     })
+    this.#finish()
+  }
+
+  /** GET's status and headers, its length if it has one, and no body: a streamed one is not even begun. */
+  #sendHead(reply: Reply): void {
+    const body = reply.body
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : undefined
+    if (length === undefined) void (body as AsyncIterable<BodyChunk>)[Symbol.asyncIterator]().return?.()
+    if (!this.aborted) {
+      this.res.cork(() => {
+        this.#writeHead(reply)
+        this.res.endWithoutBody(length, reply.close)
+      })
+    }
     this.#finish()
   }
 
