@@ -11,6 +11,12 @@ const integer = (min: number, max: number) =>
     v.maxValue(max, `expected a whole number from ${min} to ${max}`),
   )
 const text = v.pipe(v.string(), v.minLength(1, 'expected a non-empty value'))
+const addressOrRange = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[\da-f:]*:[\da-f:.]*(\/\d{1,3})?)$/i
+const addresses = v.pipe(
+  v.string(),
+  v.transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== '')),
+  v.check((list) => list.every((a) => addressOrRange.test(a)), 'expected IP addresses or CIDR ranges, separated by commas'),
+)
 const postgresUrl = v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/./, 'expected a postgres:// or postgresql:// URL'))
 
 interface Row<S extends v.GenericSchema<string, unknown>, D extends string | undefined = string | undefined> {
@@ -65,7 +71,21 @@ const settings = {
   bodyTimeoutSeconds: row('BODY_TIMEOUT_SECONDS', integer(1, 3600), '10', 'a request body not received whole within this long gets 408'),
   authCacheSize: row('AUTH_CACHE_SIZE', integer(0, 10_000_000), '10000', 'verified client_ids kept in memory so ingest does not rerun scrypt'),
   loginMaxFailures: row('LOGIN_MAX_FAILURES', integer(1, 1000), '5', 'failed logins of one username from one address before that address is refused with 429'),
-  loginLockSeconds: row('LOGIN_LOCK_SECONDS', integer(1, 86400), '60', 'how long that address then stays refused for that username'),
+  loginMaxFailuresPerUsername: row(
+    'LOGIN_MAX_FAILURES_PER_USERNAME',
+    integer(1, 100_000),
+    '20',
+    'failed logins of one username from anywhere before it is refused with 429 to every address it has not logged in from',
+  ),
+  loginLockSeconds: row('LOGIN_LOCK_SECONDS', integer(1, 86400), '60', 'how long such a lock lasts, and the window failures are counted in'),
+  registerMaxPerAddress: row('REGISTER_MAX_PER_ADDRESS', integer(1, 1_000_000), '100', 'registrations from one address in REGISTER_WINDOW_SECONDS, at most; past it 429'),
+  registerWindowSeconds: row('REGISTER_WINDOW_SECONDS', integer(1, 86400 * 30), '3600', 'the window registrations are counted in'),
+  trustedProxies: row(
+    'TRUSTED_PROXIES',
+    addresses,
+    undefined,
+    'reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For or Forwarded header names the client',
+  ),
   monitorMaxWaiting: row('MONITOR_MAX_WAITING', integer(1, 1_000_000), '1000', 'requests for cpu/load?interval= that may wait at once for the history to fill (soon after start); past it 503'),
   samplePeriodMs: row('SAMPLE_PERIOD_MS', integer(100, 60_000), '1000', "how often the host is sampled (the load log's line period)"),
   storagePath: row('STORAGE_PATH', text, '/', 'the filesystem whose storage the server reports'),

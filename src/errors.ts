@@ -47,4 +47,5 @@ export const batchTooLarge = (max: number) => new Refusal(413, `a batch holds at
 export const bodyTimeout = (seconds: number) => new Refusal(408, `the body did not arrive within ${seconds} s (BODY_TIMEOUT_SECONDS)`, {}, { close: true })
 export const unsupportedEncoding = (coding: string) => new Refusal(415, `Content-Encoding ${coding} is not supported; use gzip or none`)
 export const tooManyRequests = (retryAfter: number) => new Refusal(429, 'too many failed logins, try again later', {}, { retryAfter })
+export const tooManyRegistrations = (retryAfter: number) => new Refusal(429, 'too many registrations from this address, try again later', {}, { retryAfter })
 export const unavailable = (reason: string, options: RefusalOptions = {}) => new Refusal(503, reason, {}, { retryAfter: 1, ...options })

@@ -2,12 +2,14 @@
 // start-up's steps in reverse order.
 import { createApp } from './app.js'
 import { Authenticator } from './auth/authenticator.js'
+import { LoginThrottle } from './auth/throttle.js'
 import { ConfigError, helpText, loadConfig, type Config } from './config.js'
 import { LoadLog } from './host/load-log.js'
 import { HostSampler } from './host/sampler.js'
 import { GroupWriter } from './ingest/writer.js'
 import { clientStore } from './store/clients.js'
 import { openDatabase } from './store/db.js'
+import { loginStore } from './store/logins.js'
 import { sampleStore } from './store/samples.js'
 import type { Serve } from './transport/policy.js'
 
@@ -86,12 +88,18 @@ async function main(config: Config, steps: Steps): Promise<void> {
     }),
     (w) => w.drain(),
   )
-  const app = createApp({
-    auth: new Authenticator(clientStore(db.sql, db.health), {
-      cacheSize: config.authCacheSize,
+  const throttle = steps.add(
+    await LoginThrottle.start(loginStore(db.sql, db.health), {
       maxFailures: config.loginMaxFailures,
+      maxFailuresPerUsername: config.loginMaxFailuresPerUsername,
       lockSeconds: config.loginLockSeconds,
+      registerMax: config.registerMaxPerAddress,
+      registerWindowSeconds: config.registerWindowSeconds,
     }),
+    (t) => t.stop(),
+  )
+  const app = createApp({
+    auth: new Authenticator(clientStore(db.sql, db.health), throttle, { cacheSize: config.authCacheSize }),
     writer,
     samples,
     sampler,
@@ -124,6 +132,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
       maxSocketBackpressure: config.wsMaxBufferedBytes * 4,
       socketIdleSeconds: config.wsIdleSeconds,
       stallMs: config.stallSeconds * 1000,
+      trustedProxies: config.trustedProxies ?? [],
     }),
     (s) => s.close(),
   )

@@ -4,16 +4,19 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { createApp, type App } from '../src/app.js'
 import { Authenticator } from '../src/auth/authenticator.js'
+import { LoginThrottle } from '../src/auth/throttle.js'
 import { HostSampler } from '../src/host/sampler.js'
 import type { Reply, Request } from '../src/http/reply.js'
 import { GroupWriter } from '../src/ingest/writer.js'
 import { clientStore } from '../src/store/clients.js'
 import { openDatabase, type Database } from '../src/store/db.js'
+import { loginStore } from '../src/store/logins.js'
 import { sampleStore } from '../src/store/samples.js'
 import { basic, uniqueName } from './http.js'
 import { databaseUrl } from './server.js'
 
 let db: Database
+let throttle: LoginThrottle
 let sampler: HostSampler
 let app: App
 let ready: () => Promise<void>
@@ -23,8 +26,9 @@ before(async () => {
   const options = { databaseUrl: databaseUrl(), dataDir: '', poolSize: 2, writeConnections: 1, timeoutMs: 1000, statementTimeoutMs: 10_000, fatal: () => {} }
   ;[db, sampler] = await Promise.all([openDatabase(options, () => {}), HostSampler.start('/')])
   const samples = sampleStore(db.sql, db.writeSql, db.health)
+  throttle = await LoginThrottle.start(loginStore(db.sql, db.health), { maxFailures: 5, maxFailuresPerUsername: 20, lockSeconds: 60, registerMax: 100, registerWindowSeconds: 60 })
   app = createApp({
-    auth: new Authenticator(clientStore(db.sql, db.health), { cacheSize: 10, maxFailures: 5, lockSeconds: 60 }),
+    auth: new Authenticator(clientStore(db.sql, db.health), throttle, { cacheSize: 10 }),
     writer: new GroupWriter((ids, rows) => samples.write(ids, rows), { maxQueued: 100, queueWaitMs: 100, maxBatchRows: 100, concurrency: 1 }),
     samples,
     sampler,
@@ -40,6 +44,7 @@ before(async () => {
 })
 after(async () => {
   sampler.stop()
+  throttle.stop()
   await db.close()
 })
 

@@ -60,6 +60,12 @@ export const client = (base: string, from?: string, allowUnavailable = false) =>
 
 export const basic = (username: string, password: string) => Buffer.from(`${username}:${password}`).toString('base64')
 
+/**
+ * A loopback address of its own (127.x.y.z), for a test whose counts by address live in the shared database and
+ * would otherwise meet another run's.
+ */
+export const uniqueLoopback = () => `127.${1 + Math.floor(Math.random() * 254)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`
+
 let counter = 0
 /** A username no other test uses, so tests can share one database. */
 export const uniqueName = (prefix = 'u') => `${prefix}${process.pid}x${Date.now().toString(36)}x${counter++}`

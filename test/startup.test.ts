@@ -96,13 +96,12 @@ describe('start-up and shutdown', () => {
     const fresh = await freshDatabase('migrate')
     try {
       const servers = await Promise.all([1, 2, 3, 4].map(() => startServer({ DATABASE_URL: fresh.url })))
-      const applied = servers.filter((s) => /applied migrations 1/.test(s.output()))
+      const applied = servers.filter((s) => /applied migrations 1(, \d+)*\n/.test(s.output()))
       assert.equal(applied.length, 1)
       const db = postgres(fresh.url, { max: 1 })
-      assert.deepEqual(
-        (await db`select version from schema_migrations order by version`).map((r) => r.version),
-        [1],
-      )
+      const versions = (await db<{ version: number }[]>`select version from schema_migrations order by version`).map((r) => r.version)
+      assert.deepEqual(versions, versions.map((_, i) => i + 1))
+      assert.ok(versions.length >= 2)
       await db.end()
       for (const s of servers) assert.equal(await s.stop(), 0)
     } finally {

@@ -16,7 +16,8 @@ export interface Request {
   onGone: (listener: () => void) => void
 }
 
-export const requestHeaders = ['authorization', 'content-type', 'content-encoding'] as const
+// The forwarding headers are believed only from a trusted proxy (transport/policy.ts, TRUSTED_PROXIES).
+export const requestHeaders = ['authorization', 'content-type', 'content-encoding', 'x-forwarded-for', 'forwarded'] as const
 export type RequestHeader = (typeof requestHeaders)[number]
 
 /** A piece of a streamed body: text, or bytes already encoded (UTF-8). */

@@ -51,8 +51,9 @@ export async function openDatabase(options: DatabaseOptions, log: (line: string)
     postgres(url, {
       max,
       path: embedded?.socket,
-      // Seconds: a database that does not answer makes requests fail (503) rather than hang.
-      connect_timeout: 10,
+      // Seconds, as long as the heartbeat waits: a connection that cannot be made while the database answers the
+      // heartbeat (seen once in a test, after a restart) fails its statement (503) instead of holding it 10 s.
+      connect_timeout: options.timeoutMs / 1000,
       // Seconds before a connection lost is tried again. The driver's own backoff grows to 20 s, which a database
       // back after an outage would wait out; the heartbeat keeps statements from piling onto a lost one.
       backoff: (attempt: number) => Math.min(0.25, 0.02 * 2 ** attempt),

@@ -25,6 +25,29 @@ const migrations: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'login throttle',
+    sql: `
+      -- Failed password checks of known usernames, per address and (address '*') per username, and the locks they
+      -- set; kept here, not in one server's memory, so that several servers on this database count together.
+      create table login_throttle (
+        username text not null,
+        address text not null,
+        failures integer not null default 0,
+        since timestamptz not null default now(),
+        locked_until timestamptz,
+        -- The last right password from this address: a lock of the whole username does not hold it back.
+        succeeded_at timestamptz,
+        primary key (username, address)
+      );
+      create table registrations_by_address (
+        address text primary key,
+        count integer not null,
+        since timestamptz not null
+      );
+    `,
+  },
 ]
 
 // Any constant shared by every instance of this server; pg_advisory_xact_lock takes a bigint.

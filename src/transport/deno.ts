@@ -4,7 +4,7 @@
 import type { App } from '../app.js'
 import { badRequest, bodyTimeout, Refusal } from '../errors.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
+import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
 
 // The little of Deno's API used here: this is a Node project, without Deno's own type declarations.
 interface NetAddr {
@@ -36,6 +36,7 @@ export async function serve(app: App, options: ServeOptions): Promise<Server> {
   const budget = new BodyBudget(options.maxBufferedBodyBytes, options.maxBufferedBodyBytesPerPeer)
   // Deno's shutdown waits for the requests under way itself: only the WebSockets are told here.
   const lifetimes = new Lifetimes()
+  const addressOf = clientAddress(options.trustedProxies)
   let server: HttpServer
   try {
     server = Deno.serve({
@@ -45,7 +46,7 @@ export async function serve(app: App, options: ServeOptions): Promise<Server> {
       onListen: () => undefined,
       // The handler never throws: what comes here is a streamed body cut off, which needs no more words.
       onError: () => new Response(null, { status: 500 }),
-      handler: (request, info) => onRequest(app, options, budget, lifetimes, request, info.remoteAddr.hostname),
+      handler: (request, info) => onRequest(app, options, budget, lifetimes, request, (headers) => addressOf(info.remoteAddr.hostname, headers)),
     })
   } catch (e) {
     throw new Error(`cannot listen on ${options.host}:${options.port}: ${e instanceof Error ? e.message : String(e)}`)
@@ -72,7 +73,14 @@ function rawTarget(url: string, host: string | null): string {
   return slash < 0 ? '' : url.slice(slash)
 }
 
-async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetimes: Lifetimes, web: WebRequest, remote: string): Promise<Response> {
+async function onRequest(
+  app: App,
+  options: ServeOptions,
+  budget: BodyBudget,
+  lifetimes: Lifetimes,
+  web: WebRequest,
+  remoteOf: (headers: Request['headers']) => string,
+): Promise<Response> {
   const target = rawTarget(web.url, web.headers.get('host'))
   const mark = target.indexOf('?')
   const [path, query] = mark < 0 ? [target, ''] : [target.slice(0, mark), target.slice(mark + 1)]
@@ -81,12 +89,12 @@ async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, li
     path,
     query,
     (name) => web.headers.get(name),
-    () => remote,
+    () => remoteOf(request.headers),
     (listener) => web.signal.addEventListener('abort', listener, { once: true }),
   )
   if (request.path === app.socketPath && request.method === 'GET' && web.headers.get('upgrade')?.toLowerCase() === 'websocket') {
     // A handshake Deno refuses goes on to the app (426), as uWS sends it.
-    const upgraded = upgrade(app, options, lifetimes, web, remote)
+    const upgraded = upgrade(app, options, lifetimes, web, remoteOf(request.headers))
     if (upgraded) return upgraded
   }
   return respond(app, options, request, await replyTo(app, options, budget, web, request))

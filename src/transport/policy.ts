@@ -1,6 +1,7 @@
 // What both transports do the same way, written once: their options and the server they give back, reading a
 // body within its limit and the shared memory budget, the request value, a streamed reply's first chunk, and
 // the WebSocket connection the protocol sees. uws.ts and deno.ts only translate their library to these.
+import { BlockList, isIP } from 'node:net'
 import type { App } from '../app.js'
 import { bodyTooLarge, unavailable } from '../errors.js'
 import { requestHeaders, type BodyChunk, type Reply, type Request } from '../http/reply.js'
@@ -23,6 +24,8 @@ export interface ServeOptions {
   socketIdleSeconds: number
   /** A streamed reply whose reader has not taken data for this long is cut off. */
   stallMs: number
+  /** Addresses and CIDR ranges of proxies whose X-Forwarded-For and Forwarded headers name the client. */
+  trustedProxies: readonly string[]
 }
 
 export interface Server {
@@ -82,7 +85,51 @@ export function requestOf(
   return request
 }
 
-/** Request bodies held in memory across all connections, so that many large uploads cannot exhaust it. */
+const plainAddress = (text: string) => (text.startsWith('::ffff:') && isIP(text.slice(7)) === 4 ? text.slice(7) : text)
+
+/**
+ * The client's address as the login throttle and the body budget key on it: the peer's, or behind a trusted proxy,
+ * the nearest address its forwarding headers give that is not a trusted proxy itself (each proxy appends the one
+ * it heard from, so only the right end of the list is to be believed).
+ */
+export function clientAddress(trustedProxies: readonly string[]): (peer: string, headers: Request['headers']) => string {
+  if (trustedProxies.length === 0) return (peer) => peer
+  const trusted = new BlockList()
+  for (const entry of trustedProxies) {
+    const [address, prefix] = entry.split('/')
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4'
+    if (prefix === undefined) trusted.addAddress(address, family)
+    else trusted.addSubnet(address, Number(prefix), family)
+  }
+  const isTrusted = (address: string) => {
+    const family = isIP(address)
+    return family !== 0 && trusted.check(address, family === 6 ? 'ipv6' : 'ipv4')
+  }
+  return (rawPeer, headers) => {
+    const peer = plainAddress(rawPeer)
+    if (!isTrusted(peer)) return peer
+    const hops = forwardedHops(headers)
+    for (let i = hops.length - 1; i >= 0; i--) if (!isTrusted(hops[i])) return hops[i]
+    return hops[0] ?? peer
+  }
+}
+
+/** The addresses a request went through, as Forwarded (RFC 7239) or else X-Forwarded-For says, the client first. */
+function forwardedHops(headers: Request['headers']): string[] {
+  if (headers.forwarded) {
+    const hops: string[] = []
+    for (const element of headers.forwarded.split(',')) {
+      const match = /(?:^|;)\s*for\s*=\s*("?)\[?([^\]";]+?)\]?(?::\d+)?\1\s*(?:;|$)/i.exec(element)
+      if (match && isIP(plainAddress(match[2])) !== 0) hops.push(plainAddress(match[2]))
+    }
+    return hops
+  }
+  return (headers['x-forwarded-for'] ?? '')
+    .split(',')
+    .map((hop) => plainAddress(hop.trim()))
+    .filter((hop) => isIP(hop) !== 0)
+}
+
 /**
  * Request bodies held in memory across all connections, so that many large uploads cannot exhaust it, and by each
  * peer address, so that one sender holding bodies that never finish cannot take it all from the others.

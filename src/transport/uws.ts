@@ -6,7 +6,7 @@ import { bodyTimeout } from '../errors.js'
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server, type SocketEvents } from './policy.js'
+import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server, type SocketEvents } from './policy.js'
 
 // The native module has this constant; its typings only declare it as an enum member.
 const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as typeof uWS & { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }
@@ -26,12 +26,17 @@ const statusLine = (status: number) => {
 const textDecoder = new TextDecoder()
 
 interface SocketData {
+  /** The client's address, taken at the upgrade (its forwarding headers are gone once it is open). */
+  remote: string
   events?: SocketEvents
 }
+
+type AddressOf = ReturnType<typeof clientAddress>
 
 export function serve(app: App, options: ServeOptions): Promise<Server> {
   const budget = new BodyBudget(options.maxBufferedBodyBytes, options.maxBufferedBodyBytesPerPeer)
   const lifetimes = new Lifetimes()
+  const addressOf = clientAddress(options.trustedProxies)
   const server = uWS
     .App()
     .ws<SocketData>(app.socketPath, {
@@ -41,8 +46,9 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
       // Past this uWS drops what is sent; policy.ts closes the socket when it sees it that far behind.
       maxBackpressure: options.maxSocketBackpressure,
       upgrade: (res, req, context) => {
+        const forwarded = { 'x-forwarded-for': req.getHeader('x-forwarded-for'), forwarded: req.getHeader('forwarded') }
         res.upgrade<SocketData>(
-          {},
+          { remote: addressOf(textDecoder.decode(res.getRemoteAddressAsText()), forwarded) },
           req.getHeader('sec-websocket-key'),
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -50,8 +56,8 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
         )
       },
       open: (ws) => {
-        const remote = textDecoder.decode(ws.getRemoteAddressAsText())
-        ws.getUserData().events = openSocket(
+        const data = ws.getUserData()
+        data.events = openSocket(
           app,
           options,
           lifetimes,
@@ -62,14 +68,14 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
             terminate: () => ws.close(),
             bufferedAmount: () => ws.getBufferedAmount(),
           },
-          remote,
+          data.remote,
         )
       },
       // The message's memory is reused once this returns: decode it now.
       message: (ws, message, isBinary) => ws.getUserData().events?.message(isBinary ? message : textDecoder.decode(message)),
       close: (ws) => ws.getUserData().events?.closed(),
     })
-    .any('/*', (res, req) => onRequest(app, options, budget, lifetimes, res, req))
+    .any('/*', (res, req) => onRequest(app, options, budget, lifetimes, addressOf, res, req))
   return new Promise((resolve, reject) => {
     // Exclusive: by default uWS would share a busy port with another process without a word.
     const listen = server.listen as unknown as (host: string, port: number, options: number, cb: (t: us_listen_socket | false) => void) => TemplatedApp
@@ -86,14 +92,14 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
   })
 }
 
-function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetimes: Lifetimes, res: HttpResponse, req: HttpRequest): void {
+function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetimes: Lifetimes, addressOf: AddressOf, res: HttpResponse, req: HttpRequest): void {
   // HttpRequest is only valid in this synchronous call: copy what the app reads.
   const request = requestOf(
     req.getMethod(),
     req.getUrl(),
     req.getQuery() ?? '',
     (name) => req.getHeader(name),
-    () => exchange.remote(),
+    () => addressOf(exchange.remote(), request.headers),
     (listener) => exchange.onGone(listener),
   )
   const exchange = new Exchange(app, options, lifetimes, res, request)
