@@ -22,21 +22,25 @@ function fail(message: string, code = 1): never {
   process.exit(code)
 }
 
+// Deno's own global, which this Node project has no declarations for.
+declare const Deno: { version: { deno: string } }
+
 /**
- * The transport for this runtime, loaded only when it is the one used: the uWS module loads a native binary
- * (in the bundle it exits without one), which no other runtime can.
+ * The transport for this runtime, and the runtime's name for the start-up log. It is loaded only when it is
+ * the one used: the uWS module loads a native binary, which no other runtime can.
  */
-async function loadTransport(): Promise<Serve> {
-  if ('Deno' in globalThis) return (await import('./transport/deno.js')).serve
-  const { nativeLoaded, serve } = await import('./transport/uws.js')
-  if (!nativeLoaded) {
+async function loadTransport(): Promise<{ serve: Serve; runtime: string }> {
+  if ('Deno' in globalThis) return { serve: (await import('./transport/deno.js')).serve, runtime: `Deno ${Deno.version.deno} (Deno.serve)` }
+  const node = `Node.js ${process.versions.node} on ${process.platform}-${process.arch}`
+  const uws = (await import('./transport/uws.js')).loadUws()
+  if ('problem' in uws) {
     fail(
-      "uWebSockets.js's native binary did not load (see the warning above). " +
-        `This build supports Node.js 16, 18 and 20 on ${process.platform}-${process.arch}; this is Node.js ${process.versions.node}. ` +
+      `no uWebSockets.js binary loads on ${node} (ABI ${process.versions.modules}): ${uws.problem}. ` +
+        'It runs on Node.js 20, 22 and 24; on Linux, 22 and 24 need glibc 2.38 or newer (Debian 13, Ubuntu 24.04). ' +
         'Use the single executable (npm run build:exe), the Docker image or Deno, which carry a runtime it supports.',
     )
   }
-  return serve
+  return { serve: uws.serve, runtime: `${node}, uWebSockets.js ${uws.binary.version} (${uws.binary.file})` }
 }
 
 /** What start-up has brought up so far, each with the step that takes it down again. */
@@ -53,7 +57,8 @@ class Steps {
 }
 
 async function main(config: Config, steps: Steps): Promise<void> {
-  const serve = await loadTransport()
+  const { serve, runtime } = await loadTransport()
+  log(`runtime: ${runtime}`)
   const startedAt = new Date()
   // The first host snapshot and the database start-up take the longest: do them at once, and if either
   // fails, leave nothing running (an embedded PostgreSQL would outlive us).

@@ -1,21 +1,20 @@
 // uWebSockets.js adapter: the only file that knows uWS. Every request goes through one catch-all into the
 // app; this file copies the request, feeds the body to the shared reader, and writes replies corked, with
-// backpressure for streamed ones. What it shares with deno.ts is in policy.ts.
+// backpressure for streamed ones. What it shares with deno.ts is in policy.ts; which binary it runs on,
+// uws-native.ts.
 import { STATUS_CODES } from 'node:http'
 import { bodyTimeout } from '../errors.js'
-import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server, type SocketEvents } from './policy.js'
+import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type Serve, type ServeOptions, type Server, type SocketEvents } from './policy.js'
+import { loadNative, type Binary, type Uws } from './uws-native.js'
 
-// The native module has this constant; its typings only declare it as an enum member.
-const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as typeof uWS & { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }
-
-/**
- * The package silently swaps in a pure-JS server when its native binary fails to load: slow, and without
- * parts of the API this file uses. main.ts refuses to start on it.
- */
-export const nativeLoaded = typeof uWS.SSLApp === 'function' && typeof LIBUS_LISTEN_EXCLUSIVE_PORT === 'number'
+/** This transport on the binary that loaded, or why none did: main.ts refuses to start then. */
+export function loadUws(): { serve: Serve; binary: Binary } | { problem: string } {
+  const native = loadNative()
+  return 'problem' in native ? native : { serve: (app, options) => serve(native.uws, app, options), binary: native.binary }
+}
 
 const statusLines = new Map<number, string>()
 const statusLine = (status: number) => {
@@ -33,7 +32,9 @@ interface SocketData {
 
 type AddressOf = ReturnType<typeof clientAddress>
 
-export function serve(app: App, options: ServeOptions): Promise<Server> {
+function serve(uWS: Uws, app: App, options: ServeOptions): Promise<Server> {
+  // The binary has this constant; the typings only declare it as an enum member.
+  const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as Uws & { LIBUS_LISTEN_EXCLUSIVE_PORT: number }
   const budget = new BodyBudget(options.maxBufferedBodyBytes, options.maxBufferedBodyBytesPerPeer)
   const lifetimes = new Lifetimes()
   const addressOf = clientAddress(options.trustedProxies)
@@ -79,7 +80,7 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
     // Exclusive: by default uWS would share a busy port with another process without a word.
     const listen = server.listen as unknown as (host: string, port: number, options: number, cb: (t: us_listen_socket | false) => void) => TemplatedApp
-    listen.call(server, options.host, options.port, LIBUS_LISTEN_EXCLUSIVE_PORT ?? 0, (token) => {
+    listen.call(server, options.host, options.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
       if (!token) return reject(new Error(`cannot listen on ${options.host}:${options.port}: the port is in use or the address is not available`))
       resolve({
         port: uWS.us_socket_local_port(token),
@@ -93,7 +94,8 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
 }
 
 function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetimes: Lifetimes, addressOf: AddressOf, res: HttpResponse, req: HttpRequest): void {
-  // HttpRequest is only valid in this synchronous call: copy what the app reads.
+  // HttpRequest is only valid in this synchronous call: copy what the app reads. Both releases answer
+  // getQuery() with undefined when there is no query, and getMethod() in lower case.
   const request = requestOf(
     req.getMethod(),
     req.getUrl(),
