@@ -25,17 +25,28 @@ export interface RunningServer {
 
 /**
  * How the server under test runs (test/run.ts): from the TypeScript source, as the built bundle, that bundle
- * under Deno, or the single executable.
+ * under Deno, the single executable, or the bundle on another Node.js in a chroot (TEST_CHROOT).
  */
-export const targets = ['source', 'bundle', 'deno', 'exe'] as const
+export const targets = ['source', 'bundle', 'deno', 'exe', 'chroot'] as const
 export type Target = (typeof targets)[number]
 export const target = (process.env.TEST_TARGET ?? 'source') as Target
+
+/** The Node.js a server under test runs on (the chroot's for that target), and its C library: test/run.ts asks it. */
+export interface NodeRuntime {
+  node: string
+  abi: string
+  /** The glibc version, where there is one. */
+  glibc?: string
+}
+export const serverRuntime = (): NodeRuntime => JSON.parse(process.env.TEST_SERVER_RUNTIME!) as NodeRuntime
 
 function command(): string[] {
   if (target === 'bundle') return [process.execPath, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
   // The deno devDependency's install script puts its binary here (approved in package.json's allowScripts).
   if (target === 'deno') return [join(root, 'node_modules/deno/deno'), 'run', '-A', join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
   if (target === 'exe') return [join(process.env.TEST_BUNDLE_DIR!, 'system-monitor')]
+  // The bundle sits at the same path inside the chroot; chroot(8) runs the command itself, so the pid is the server's.
+  if (target === 'chroot') return ['chroot', process.env.TEST_CHROOT!, process.env.TEST_CHROOT_NODE!, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
   // tsx is named by its full path: the server runs in a directory of its own.
   return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'src/main.ts')]
 }
