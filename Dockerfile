@@ -1,15 +1,17 @@
-# Build stage: dev dependencies, type check, the bundle with uWebSockets.js's native binary beside it.
-FROM node:20-bookworm-slim AS build
+# Build stage: dev dependencies, type check, the bundle with the uWebSockets.js binary for this image's
+# Node.js beside it (--this-node: the runtime stage has that Node alone).
+FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json build.mjs ./
 COPY src ./src
-RUN npx tsc -p . && npm run build
+RUN npx tsc -p . && npm run build -- --this-node
 
-# Runtime: the bundle alone (no node_modules) on Node 20, as the unprivileged node user. The database is
+# Runtime: the bundle alone (no node_modules) on Node.js 24 LTS and Debian 13, whose glibc (2.41) loads
+# uWebSockets.js 20.57's binary (bookworm's 2.36 does not), as the unprivileged node user. The database is
 # DATABASE_URL's (docker-compose.yml wires it to its PostgreSQL).
-FROM node:20-bookworm-slim
+FROM node:24-trixie-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000
 COPY --from=build /app/dist/server.js /app/dist/uws_*.node ./

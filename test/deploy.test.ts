@@ -1,6 +1,7 @@
 // What can be checked of the deployment files without a Docker engine: the compose file validates and wires
 // the server to its database as documented, and the Dockerfile builds with the same scripts CI runs and
-// ships what the bundle target of this suite runs (server.js and the native binary, nothing else).
+// ships what the bundle target of this suite runs (server.js and the native binaries, nothing else) on a
+// Node.js and a distribution that load them.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -30,15 +31,21 @@ test('docker-compose.yml validates and wires the server to a healthy PostgreSQL'
 test('the Dockerfile builds with the scripts CI runs and ships the bundle alone, as a non-root user', () => {
   const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
   const [build, runtime] = dockerfile.split(/^FROM /m).slice(1)
-  assert.match(build, /^node:20-bookworm-slim AS build/)
+  const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string }; scripts: Record<string, string> }
+  // A Node.js LTS that engines names, on Debian 13: its glibc (2.41) loads uWebSockets.js 20.57's binaries,
+  // the only ones for Node.js 22 and 24 (bookworm's 2.36 does not). Both stages on it: the build picks the
+  // binary for its own Node.js (--this-node), which must be the one the runtime stage runs.
+  const image = /^node:(\d+)-trixie-slim AS build\n/.exec(build)
+  assert.ok(image, build)
+  assert.ok(['22', '24'].includes(image[1]) && packageJson.engines.node.split(' || ').includes(`^${image[1]}.0.0`), image[0])
+  assert.ok(runtime.startsWith(`node:${image[1]}-trixie-slim\n`), runtime)
   assert.match(build, /RUN npm ci\n/)
-  assert.match(build, /RUN npx tsc -p \. && npm run build/)
-  assert.match(runtime, /^node:20-bookworm-slim\n/)
+  assert.match(build, /RUN npx tsc -p \. && npm run build -- --this-node\n/)
   assert.match(runtime, /COPY --from=build \/app\/dist\/server\.js \/app\/dist\/uws_\*\.node \.\//)
   assert.doesNotMatch(runtime, /npm (ci|install)|node_modules/)
   assert.match(runtime, /\nUSER node\n/)
   assert.match(runtime, /HEALTHCHECK .*\/readyz/)
-  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+  const scripts = packageJson.scripts
   // The image runs the bundle with the Node flags that npm start gives it (V8's heap sizing).
   const [node, ...words] = scripts.start.split(' ')
   assert.equal(node, 'node')
