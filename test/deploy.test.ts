@@ -10,21 +10,22 @@ import { test } from 'node:test'
 import { root } from './server.js'
 
 test('docker-compose.yml validates and wires the server to a healthy PostgreSQL', () => {
-  // Debian's docker-compose (.ci/run installs it) normalises the file; no engine is needed for that.
+  // Debian's docker-compose (.ci/run installs it) normalises the file; no engine is needed for that. Debian 12's
+  // (1.29) and Debian 13's (2.26) write volumes and ports each in its own long or short form.
   const config = execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config'], { encoding: 'utf8' })
   const db = /\n  db:\n([\s\S]*?)\n  server:\n/.exec(config)?.[1] ?? ''
-  const server = /\n  server:\n([\s\S]*?)\n(?:volumes|version):/.exec(config)?.[1] ?? ''
+  const server = /\n  server:\n([\s\S]*?)\n(?:networks|volumes|version):/.exec(config)?.[1] ?? ''
   const env = (block: string, key: string) => new RegExp(`\\n\\s+${key}: (\\S+)`).exec(block)?.[1]
   assert.match(db, /image: postgres:1[7-9]/)
   assert.match(db, /pg_isready -U monitor -d monitor/)
-  assert.match(db, /- db-data:\/var\/lib\/postgresql\/data/)
+  assert.match(db, /- db-data:\/var\/lib\/postgresql\/data|- type: volume\n\s+source: db-data\n\s+target: \/var\/lib\/postgresql\/data\n/)
   const url = new URL(env(server, 'DATABASE_URL')!)
   assert.deepEqual(
     [url.username, url.password, url.hostname, url.port, url.pathname],
     [env(db, 'POSTGRES_USER'), env(db, 'POSTGRES_PASSWORD'), 'db', '5432', `/${env(db, 'POSTGRES_DB')}`],
   )
   assert.match(server, /depends_on:\n\s+db:\n\s+condition: service_healthy/)
-  assert.match(server, /published: 5000\n\s+target: 5000/)
+  assert.match(server, /- published: 5000\n\s+target: 5000\n|- mode: ingress\n\s+target: 5000\n\s+published: "5000"\n/)
   for (const block of [db, server]) assert.match(block, /restart: unless-stopped/)
 })
 
