@@ -2,10 +2,10 @@
 // directory), then every test file against it, once for each way of running the server: from source, as
 // the bundle (built, then copied to a directory with no node_modules), that same bundle under Deno, and the
 // single executable. With TEST_CHROOT, the root of another distribution (with /proc and /dev mounted, and
-// Node.js lines at opt/node-<major>/bin/node: .ci/run makes a Debian 13 one), also the chroot target: the
-// core flow against that same bundle on each of those Node.js inside it, and the same PostgreSQL over
-// 127.0.0.1 (a chroot shares the network). Arguments: words that pick test files by name, and
-// --target=NAME to run one target.
+// Node.js lines at opt/node-<major>/bin/node: .ci/run makes a Debian 13 one), also the chroot target: that
+// same bundle on those Node.js inside it, every file on the newest and the core flow on the others, against
+// the same PostgreSQL over 127.0.0.1 (a chroot shares the network). Arguments: words that pick test files by
+// name, and --target=NAME to run one target.
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -34,12 +34,16 @@ interface Run {
   files: string[]
 }
 
-/** One run for each Node.js line in the chroot. */
+/** One run for each Node.js line in the chroot: every file on the newest, the core flow on the others. */
 function chrootRuns(): Run[] {
   if (!chroot || !existsSync(join(chroot, 'opt'))) throw new Error('the chroot target needs TEST_CHROOT: a root filesystem with Node.js at opt/node-<major>/bin/node')
-  return readdirSync(join(chroot, 'opt'))
+  const lines = readdirSync(join(chroot, 'opt'))
     .filter((d) => /^node-\d+$/.test(d) && existsSync(join(chroot, 'opt', d, 'bin/node')))
-    .map((d) => ({ label: `chroot ${d}`, node: ['chroot', chroot, `/opt/${d}/bin/node`], files: chrootFiles }))
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+  return lines.map((d, i) => {
+    const all = i === lines.length - 1
+    return { label: `chroot ${d}${all ? '' : ', core flow'}`, node: ['chroot', chroot, `/opt/${d}/bin/node`], files: all ? files : chrootFiles }
+  })
 }
 
 const temp: string[] = []

@@ -10,7 +10,7 @@ export const root = new URL('..', import.meta.url).pathname
 
 export interface RunningServer {
   url: string
-  /** The server's working directory, private to it and removed when it exits. */
+  /** The server's working directory (inside the chroot for that target), private to it and removed when it exits. */
   cwd: string
   port: number
   pid: number
@@ -40,13 +40,18 @@ export interface NodeRuntime {
 }
 export const serverRuntime = (): NodeRuntime => JSON.parse(process.env.TEST_SERVER_RUNTIME!) as NodeRuntime
 
-function command(): string[] {
+/** The command that runs the server under test in its working directory cwd. */
+function command(cwd: string): string[] {
   if (target === 'bundle') return [process.execPath, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
   // The deno devDependency's install script puts its binary here (approved in package.json's allowScripts).
   if (target === 'deno') return [join(root, 'node_modules/deno/deno'), 'run', '-A', join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
   if (target === 'exe') return [join(process.env.TEST_BUNDLE_DIR!, 'system-monitor')]
-  // The bundle sits at the same path inside the chroot; chroot(8) runs the command itself, so the pid is the server's.
-  if (target === 'chroot') return ['chroot', process.env.TEST_CHROOT!, process.env.TEST_CHROOT_NODE!, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
+  // The bundle sits at the same path inside the chroot, and cwd in it. chroot(8) and env(1) run the command
+  // themselves: the pid is the server's.
+  if (target === 'chroot') {
+    const inside = cwd.slice(process.env.TEST_CHROOT!.length)
+    return ['chroot', process.env.TEST_CHROOT!, '/usr/bin/env', `--chdir=${inside}`, process.env.TEST_CHROOT_NODE!, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
+  }
   // tsx is named by its full path: the server runs in a directory of its own.
   return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'src/main.ts')]
 }
@@ -107,8 +112,8 @@ after(() => {
 
 export function spawnServer(args: string[] = [], env: Record<string, string | undefined> = {}): ChildProcess {
   // The server runs in a directory of its own: it writes files there.
-  const cwd = mkdtempSync(join(tmpdir(), 'sm-cwd-'))
-  const [bin, ...rest] = command()
+  const cwd = mkdtempSync(join(target === 'chroot' ? join(process.env.TEST_CHROOT!, 'tmp') : tmpdir(), 'sm-cwd-'))
+  const [bin, ...rest] = command(cwd)
   const child = spawn(bin, [...rest, ...args], {
     cwd,
     // The suite registers hundreds of clients from one address, which a user's server would take for a flood.
