@@ -53,6 +53,7 @@ const settings = {
   ingestBatchRows: row('INGEST_BATCH_ROWS', integer(1, 100_000), '2000', 'samples grouped into one insert statement, at most'),
   ingestMaxQueued: row('INGEST_MAX_QUEUED', integer(1, 10_000_000), '100000', 'samples waiting for the database, at most; past it senders wait, then get 503'),
   ingestQueueWaitMs: row('INGEST_QUEUE_WAIT_MS', integer(0, 60_000), '1000', 'how long a sender waits for room in a full queue before its 503'),
+  maxHeaderBytes: row('MAX_HEADER_BYTES', integer(4 * KiB, 1024 * KiB), String(32 * KiB), 'longest request line and headers together (uWebSockets.js 20.57 answers 431 past it)'),
   maxBodyBytes: row('MAX_BODY_BYTES', integer(KiB, 64 * MiB), String(MiB), 'largest request body (larger ones get 413) and WebSocket message'),
   maxInflatedBytes: row('MAX_INFLATED_BYTES', integer(KiB, 1024 * MiB), String(16 * MiB), 'largest gzip-encoded body once inflated; larger ones get 413'),
   maxBatchSamples: row('MAX_BATCH_SAMPLES', integer(1, 1_000_000), '10000', 'samples in one batch upload (JSON array or NDJSON), at most'),

@@ -29,10 +29,10 @@ declare const Deno: { version: { deno: string } }
  * The transport for this runtime, and the runtime's name for the start-up log. It is loaded only when it is
  * the one used: the uWS module loads a native binary, which no other runtime can.
  */
-async function loadTransport(): Promise<{ serve: Serve; runtime: string }> {
+async function loadTransport(config: Config): Promise<{ serve: Serve; runtime: string }> {
   if ('Deno' in globalThis) return { serve: (await import('./transport/deno.js')).serve, runtime: `Deno ${Deno.version.deno} (Deno.serve)` }
   const node = `Node.js ${process.versions.node} on ${process.platform}-${process.arch}`
-  const uws = (await import('./transport/uws.js')).loadUws()
+  const uws = (await import('./transport/uws.js')).loadUws(config.maxHeaderBytes)
   if ('problem' in uws) {
     fail(
       `no uWebSockets.js binary loads on ${node} (ABI ${process.versions.modules}): ${uws.problem}. ` +
@@ -57,7 +57,7 @@ class Steps {
 }
 
 async function main(config: Config, steps: Steps): Promise<void> {
-  const { serve, runtime } = await loadTransport()
+  const { serve, runtime } = await loadTransport(config)
   log(`runtime: ${runtime}`)
   const startedAt = new Date()
   // The first host snapshot and the database start-up take the longest: do them at once, and if either

@@ -21,14 +21,12 @@ export interface Binary {
 export type Native = { uws: Uws; binary: Binary } | { problem: string }
 
 /**
- * The longest request head (request line and headers) 20.57 reads, which it takes from the environment when
- * it loads; past it, it answers 431 itself. Its own default, 4 KiB, would refuse what 20.30 serves (a 10 kB
- * username in the path and its client_id in a header): 20.30 has no such limit, but drops a head over 4 KiB
- * that does not come in one read. A head is held only while it is being read.
+ * `maxHeadBytes`: the longest request head (request line and headers) 20.57 reads, which it takes from the
+ * environment when it loads; past it, it answers 431 itself. Its own default, 4 KiB, would refuse what 20.30
+ * serves (a 10 kB username in the path and its client_id in a header): 20.30 has no such limit, but drops a head
+ * over 4 KiB that does not come in one read. A head is held only while it is being read.
  */
-const maxHeadBytes = 32 * 1024
-
-export function loadNative(): Native {
+export function loadNative(maxHeadBytes: number): Native {
   process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeadBytes)
   const abi = process.versions.modules
   const file = `uws_${process.platform}_${process.arch}_${abi}.node`

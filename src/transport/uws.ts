@@ -11,8 +11,8 @@ import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Life
 import { loadNative, type Binary, type Uws } from './uws-native.js'
 
 /** This transport on the binary that loaded, or why none did: main.ts refuses to start then. */
-export function loadUws(): { serve: Serve; binary: Binary } | { problem: string } {
-  const native = loadNative()
+export function loadUws(maxHeadBytes: number): { serve: Serve; binary: Binary } | { problem: string } {
+  const native = loadNative(maxHeadBytes)
   return 'problem' in native ? native : { serve: (app, options) => serve(native.uws, app, options), binary: native.binary }
 }
 
