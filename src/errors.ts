@@ -27,13 +27,15 @@ export class Refusal extends Error {
   }
 }
 
-type Detail = Record<string, PyValue>
+export type Detail = Record<string, PyValue>
 
 export const badRequest = (reason: string, detail?: Detail) => new Refusal(400, reason, detail)
 export const valueError = (detail?: Detail) => badRequest('value error', detail)
 export const incorrectDataSize = (detail?: Detail) => badRequest('incorrect data size', detail)
 export const invalidJson = (cause: unknown, detail?: Detail) =>
   badRequest('invalid JSON', { ...detail, detail: cause instanceof Error ? cause.message : String(cause) })
+export const invalidLineProtocol = (detail: Detail) => badRequest('invalid line protocol', detail)
+export const invalidPrecision = (given: string) => badRequest('invalid precision', { detail: `${JSON.stringify(given)} is not one of ns, us, ms, s, m, h` })
 export const badUnits = () => new Refusal(400, 'Bad units provided', {}, { plain: true })
 export const unauthorized = () => new Refusal(401, 'authorization error')
 export const unsupportableUsername = () => new Refusal(401, 'unsupportable username')
