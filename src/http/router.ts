@@ -8,9 +8,13 @@ export type Handler = (req: Request, params: string[]) => Reply | Promise<Reply>
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 export type Methods = Partial<Record<Method, Handler>>
 
+/** How a route's refusals are written: the contract's `{"error": ...}`, or InfluxDB's `{"code", "message"}`. */
+export type ErrorStyle = 'contract' | 'influx'
+
 export interface RouteOptions {
   /** The methods whose request body the handler reads; any other request's body is never read. */
   body?: readonly Method[]
+  errors?: ErrorStyle
 }
 
 interface Route {
@@ -20,6 +24,7 @@ interface Route {
   methods: Methods
   allow: string[]
   body: readonly string[]
+  errors: ErrorStyle
 }
 
 export interface Match {
@@ -37,7 +42,7 @@ export class Router {
     const allow = Object.keys(methods).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]))
     for (const pattern of typeof patterns === 'string' ? [patterns] : patterns) {
       const segments = pattern.split('/').map((s) => (s.startsWith(':') ? null : s))
-      const route = { pattern, segments, methods, allow, body: options.body ?? [] }
+      const route = { pattern, segments, methods, allow, body: options.body ?? [], errors: options.errors ?? 'contract' }
       if (segments.includes(null)) this.#dynamic.push(route)
       else this.#static.set(pattern, route)
     }
@@ -62,6 +67,11 @@ export class Router {
   /** The pattern a path falls under, to name a request in a log without what its path carries. */
   patternOf(rawPath: string): string {
     return this.#find(rawPath)?.route.pattern ?? '(no route)'
+  }
+
+  /** How refusals on this path are written (a path of no route: the contract's way). */
+  errorStyle(rawPath: string): ErrorStyle {
+    return this.#find(rawPath)?.route.errors ?? 'contract'
   }
 
   #find(rawPath: string): { route: Route; params: string[] } | undefined {
