@@ -72,7 +72,7 @@ const locateIn = (where) => ({
 })
 
 const common = {
-  entryPoints: ['src/main.ts'],
+  entryPoints: ['src/cli.ts'],
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -1,8 +1,9 @@
 // One table of settings: each row is an environment variable and a flag (the flag wins), validated with valibot.
+// The agent (src/agent/options.ts) reads a table of its own the same way.
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
 
-const integer = (min: number, max: number) =>
+export const integer = (min: number, max: number) =>
   v.pipe(
     v.string(),
     v.regex(/^\d+$/, `expected a whole number from ${min} to ${max}`),
@@ -10,7 +11,7 @@ const integer = (min: number, max: number) =>
     v.minValue(min, `expected a whole number from ${min} to ${max}`),
     v.maxValue(max, `expected a whole number from ${min} to ${max}`),
   )
-const text = v.pipe(v.string(), v.minLength(1, 'expected a non-empty value'))
+export const text = v.pipe(v.string(), v.minLength(1, 'expected a non-empty value'))
 const addressOrRange = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[\da-f:]*:[\da-f:.]*(\/\d{1,3})?)$/i
 const addresses = v.pipe(
   v.string(),
@@ -19,9 +20,9 @@ const addresses = v.pipe(
 )
 const postgresUrl = v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/./, 'expected a postgres:// or postgresql:// URL'))
 
-interface Row<S extends v.GenericSchema<string, unknown>, D extends string | undefined = string | undefined> {
+export interface Row<S extends v.GenericSchema<string, unknown>, D extends string | undefined = string | undefined> {
   env: string
-  /** The environment variable's name in lower case, '-' for '_': PORT is --port, DATA_DIR is --data-dir. */
+  /** The server's: the environment variable's name in lower case, '-' for '_': PORT is --port, DATA_DIR is --data-dir. */
   flag: string
   schema: S
   /** undefined: the setting is optional and absent unless given. */
@@ -117,26 +118,34 @@ const settings = {
   wsMaxPending: row('WS_MAX_PENDING', integer(1, 1_000_000), '4096', 'messages of one WebSocket waiting for their replies; a client that sends more is disconnected'),
 }
 
-type Settings = typeof settings
-export type Config = {
-  [K in keyof Settings]: Settings[K] extends Row<infer S, infer D> ? v.InferOutput<S> | (D extends string ? never : undefined) : never
+type AnyRow = Row<v.GenericSchema<string, unknown>>
+/** What a table of rows reads as: each row's output, or undefined for an optional one not given. */
+export type Values<T extends Record<string, AnyRow>> = {
+  [K in keyof T]: T[K] extends Row<infer S, infer D> ? v.InferOutput<S> | (D extends string ? never : undefined) : never
 }
+export type Config = Values<typeof settings>
 
 export class ConfigError extends Error {}
 
-export function helpText(): string {
-  const lines = Object.values(settings).map((r: Row<v.GenericSchema<string, unknown>>) => {
-    const def = r.default === undefined ? '' : ` (default: ${r.default})`
-    return `  --${r.flag.padEnd(24)} ${r.env.padEnd(24)} ${r.help}${def}`
-  })
-  return ['Usage: system-monitor [options]', '', 'Every option can also be set by its environment variable; the flag wins.', '', ...lines, `  --${'help'.padEnd(24)} ${''.padEnd(24)} show this text`].join('\n')
+/** --help: a table's rows with their defaults, then `more` [flag, variable, what it does], in aligned columns. */
+export function helpLines(table: Record<string, AnyRow>, more: [string, string, string][] = []): string[] {
+  const rows = [...Object.values(table).map((r) => [`--${r.flag}`, r.env, `${r.help}${r.default === undefined ? '' : ` (default: ${r.default})`}`]), ...more]
+  const width = Math.max(24, ...rows.map(([, env]) => env.length))
+  return rows.map(([flag, env, help]) => `  ${flag.padEnd(26)} ${env.padEnd(width)} ${help}`)
 }
 
-/** Reads flags, then environment, then defaults; throws ConfigError naming the bad setting. */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
+export function helpText(): string {
+  return ['Usage: system-monitor [options]', '', 'Every option can also be set by its environment variable; the flag wins.', '', ...helpLines(settings, [['--help', '', 'show this text']])].join('\n')
+}
+
+/**
+ * A table's settings from flags, then environment, then defaults; throws ConfigError naming the bad setting.
+ * `switches` are flags without a value: the ones given are in `on`. --help is one of every table's.
+ */
+export function readTable<T extends Record<string, AnyRow>>(table: T, argv: string[], env: NodeJS.ProcessEnv, switches: readonly string[] = []): { values: Values<T>; on: Set<string> } | 'help' {
   const options = Object.fromEntries([
-    ...Object.values(settings).map((r) => [r.flag, { type: 'string' as const }]),
-    ['help', { type: 'boolean' as const }],
+    ...Object.values(table).map((r) => [r.flag, { type: 'string' as const }]),
+    ...['help', ...switches].map((name) => [name, { type: 'boolean' as const }]),
   ])
   let flags: Record<string, unknown>
   try {
@@ -146,7 +155,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
   }
   if (flags.help) return 'help'
   const out: Record<string, unknown> = {}
-  for (const [key, r] of Object.entries(settings) as [keyof Settings, Row<v.GenericSchema<string, unknown>>][]) {
+  for (const [key, r] of Object.entries(table)) {
     const flag = flags[r.flag]
     const raw = typeof flag === 'string' ? flag : env[r.env] !== undefined && env[r.env] !== '' ? env[r.env] : r.default
     if (raw === undefined) continue
@@ -156,5 +165,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     }
     out[key] = result.output
   }
-  return out as Config
+  return { values: out as Values<T>, on: new Set(switches.filter((name) => flags[name] === true)) }
+}
+
+/** The server's settings; throws ConfigError naming the bad one. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
+  const read = readTable(settings, argv, env)
+  return read === 'help' ? 'help' : read.values
 }

@@ -53,7 +53,7 @@ function command(cwd: string): string[] {
     return ['chroot', process.env.TEST_CHROOT!, '/usr/bin/env', `--chdir=${inside}`, process.env.TEST_CHROOT_NODE!, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
   }
   // tsx is named by its full path: the server runs in a directory of its own.
-  return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'src/main.ts')]
+  return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts')]
 }
 
 /** The database the test run started (test/run.ts); every server under test uses it unless told otherwise. */
