@@ -2,22 +2,25 @@
 // write is found and dropped, its cap holds (the oldest dropped and counted), and one agent holds it at a time.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { test } from 'node:test'
 import { Spool, SpoolInUse, type SpooledSample } from '../src/agent/spool.js'
+import { tempDirectory } from './server.js'
 
-const dirs: string[] = []
-const dir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sm-spool-'))
-  dirs.push(d)
-  return d
-}
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+const dir = () => tempDirectory()
 
 const sample = (time: number): SpooledSample => ({ time, cpu_load: 12.5, mem: 6172, storage: 95888 })
 const times = (lines: string[]) => lines.map((l) => (JSON.parse(l) as SpooledSample).time)
+/** A spool of `count` samples (times 1 on) under `cap`, the first `acked` of them acknowledged, closed again. */
+function filled(cap: number, count: number, acked: number): string {
+  const d = dir()
+  const spool = Spool.open(d, cap)
+  for (let t = 1; t <= count; t++) spool.append(sample(t))
+  spool.acknowledge(spool.read(acked).end)
+  spool.close()
+  return d
+}
 const segments = (d: string) => readdirSync(d).filter((f) => f.endsWith('.ndjson')).sort()
 const diskBytes = (d: string) => segments(d).reduce((n, f) => n + statSync(join(d, f)).size, 0)
 
@@ -108,12 +111,8 @@ test('past the cap the oldest samples are dropped and counted; the disk never ho
 })
 
 test('a cap lowered since the spool was filled is enforced on opening; acknowledged samples are not counted as dropped', () => {
-  const d = dir()
-  let spool = Spool.open(d, 16 * 1024)
-  for (let t = 1; t <= 200; t++) spool.append(sample(t))
-  spool.acknowledge(spool.read(50).end)
-  spool.close()
-  spool = Spool.open(d, 4096)
+  const d = filled(16 * 1024, 200, 50)
+  let spool = Spool.open(d, 4096)
   assert.ok(diskBytes(d) <= 4096)
   const kept = times(spool.read(1000).lines)
   assert.equal(kept.at(-1), 200)
@@ -128,13 +127,9 @@ test('a cap lowered since the spool was filled is enforced on opening; acknowled
 })
 
 test('without its acknowledgement file everything spooled is read again (sending twice is harmless)', () => {
-  const d = dir()
-  let spool = Spool.open(d, 1024 * 1024)
-  for (let t = 1; t <= 5; t++) spool.append(sample(t))
-  spool.acknowledge(spool.read(3).end)
-  spool.close()
+  const d = filled(1024 * 1024, 5, 3)
   writeFileSync(join(d, 'acked'), '{"segm')
-  spool = Spool.open(d, 1024 * 1024)
+  const spool = Spool.open(d, 1024 * 1024)
   assert.deepEqual(times(spool.read(100).lines), [1, 2, 3, 4, 5])
   spool.close()
 })

@@ -3,27 +3,20 @@
 // long outage, a wrong password stopping it at once, --once, and its options.
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { Spool } from '../src/agent/spool.js'
 import { readStorage } from '../src/host/figures.js'
 import { basic, client, uniqueName } from './http.js'
-import { exited, spawnServer, startServer, target, type RunningServer } from './server.js'
+import { exited, spawnServer, startServer, target, tempDirectory, type RunningServer } from './server.js'
 
 const skip = target === 'deno' && 'the agent runs on Node.js: from source, as the bundle and as the single executable'
 // What each build only loads differently is run from every one (the outage, --once, a refusal); the rest once.
 const once = target !== 'source' && 'the same code as from source, which runs it'
 
-const dirs: string[] = []
-const spoolDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sm-agent-'))
-  dirs.push(d)
-  return d
-}
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+const spoolDir = () => tempDirectory()
 
 interface RunningAgent {
   process: ChildProcess
