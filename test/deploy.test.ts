@@ -27,6 +27,12 @@ test('docker-compose.yml validates and wires the server to a healthy PostgreSQL'
   assert.match(server, /depends_on:\n\s+db:\n\s+condition: service_healthy/)
   assert.match(server, /- published: 5000\n\s+target: 5000\n|- mode: ingress\n\s+target: 5000\n\s+published: "5000"\n/)
   for (const block of [db, server]) assert.match(block, /restart: unless-stopped/)
+  // The agent beside them: the image run as `agent`, sending to the server, its spool kept in a volume.
+  const agent = /\n  agent:\n([\s\S]*?)\n  db:\n/.exec(config)?.[1] ?? ''
+  assert.match(agent, /command:\n\s+- agent\n\s+- --server\n\s+- http:\/\/server:5000\n\s+- --user\n/)
+  assert.match(agent, /SYSTEM_MONITOR_PASSWORD: \S+/)
+  assert.match(agent, /- agent-spool:\/app\/agent-spool:rw/)
+  assert.match(agent, /restart: unless-stopped/)
 })
 
 test('the Dockerfile builds with the scripts CI runs and ships the bundle alone, as a non-root user', () => {
@@ -47,10 +53,13 @@ test('the Dockerfile builds with the scripts CI runs and ships the bundle alone,
   assert.match(runtime, /\nUSER node\n/)
   assert.match(runtime, /HEALTHCHECK .*\/readyz/)
   const scripts = packageJson.scripts
-  // The image runs the bundle with the Node flags that npm start gives it (V8's heap sizing).
+  // The image runs the bundle with the Node flags that npm start gives it (V8's heap sizing), as its entry point:
+  // `docker run IMAGE agent ...` hands `agent ...` to it. The agent's spool is a directory the node user owns.
   const [node, ...words] = scripts.start.split(' ')
   assert.equal(node, 'node')
   assert.equal(words.at(-1), 'dist/server.js')
-  assert.ok(runtime.includes(`CMD ${JSON.stringify(['node', ...words.slice(0, -1), 'server.js']).replaceAll(',', ', ')}`), runtime)
+  assert.ok(runtime.includes(`ENTRYPOINT ${JSON.stringify(['node', ...words.slice(0, -1), 'server.js']).replaceAll(',', ', ')}`), runtime)
+  assert.doesNotMatch(runtime, /\nCMD /)
+  assert.match(runtime, /RUN mkdir \/app\/agent-spool && chown node:node \/app \/app\/agent-spool\n/)
   assert.equal(scripts.build, 'node build.mjs')
 })
