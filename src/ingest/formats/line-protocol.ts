@@ -9,7 +9,7 @@ export type FieldValue = number | string | boolean
 
 export interface Point {
   measurement: string
-  tags: Map<string, string>
+  tags: ReadonlyMap<string, string>
   fields: Map<string, FieldValue>
   /** The timestamp's digits as sent (a signed 64-bit integer in the write's precision); undefined when absent. */
   timestamp: string | undefined
@@ -36,7 +36,6 @@ const booleans = new Map<string, boolean>([
   ...['f', 'F', 'false', 'False', 'FALSE'].map((s) => [s, false] as const),
 ])
 const floatPattern = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/
-const digitsPattern = /^\d+$/
 const int64Max = '9223372036854775807'
 const uint64Max = '18446744073709551615'
 
@@ -47,38 +46,133 @@ function fits(digits: string, max: string): boolean {
   return significant.length < max.length || (significant.length === max.length && significant <= max)
 }
 
-/** A signed 64-bit integer's digits, optionally negative: whether they are one. */
-function isInt64(text: string): boolean {
-  const negative = text.charCodeAt(0) === 45
-  const digits = negative ? text.slice(1) : text
-  if (!digitsPattern.test(digits)) return false
-  return fits(digits, negative ? '9223372036854775808' : int64Max)
+/** Whether `text` from `from` to `to` is one or more decimal digits. */
+function isDigits(text: string, from: number, to: number): boolean {
+  if (from >= to) return false
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
+/** Whether `text` up to `end` is a signed 64-bit integer: optionally '-', then digits. */
+function isInt64(text: string, end = text.length): boolean {
+  const from = text.charCodeAt(0) === 45 ? 1 : 0
+  if (!isDigits(text, from, end)) return false
+  return end - from < 19 || fits(text.slice(from, end), from === 1 ? '9223372036854775808' : int64Max)
 }
 
 class Problem extends Error {}
 
+// The tags of every point that has none: never written to.
+const noTags: ReadonlyMap<string, string> = new Map()
+
 /** The points of a body, in order; throws the refusal naming the first line that is not line protocol. */
 export function parseLineProtocol(text: string): Point[] {
-  const points: Point[] = []
-  const n = text.length
-  let i = 0
-  let line = 1
-  /** Where the line being read starts, for what a refusal quotes of it. */
-  let lineStart = 0
+  return new Reader(text).points()
+}
 
-  const code = () => (i < n ? text.charCodeAt(i) : -1)
+/** A body being read: its text and where the reading is (state in fields: the hot path of line-protocol writes). */
+class Reader {
+  readonly n: number
+  i = 0
+  line = 1
+  /** Where the line being read starts, for what a refusal quotes of it. */
+  lineStart = 0
+
+  constructor(readonly text: string) {
+    this.n = text.length
+  }
+
+  points(): Point[] {
+    const points: Point[] = []
+    const { text, n } = this
+    while (this.i < n) {
+      this.lineStart = this.i
+      const startLine = this.line
+      let c = text.charCodeAt(this.i)
+      while (c === SPACE || c === TAB) c = text.charCodeAt(++this.i)
+      if (c === HASH) while (this.i < n && text.charCodeAt(this.i) !== NL) this.i++
+      else if (!this.atEnd()) {
+        try {
+          points.push(this.point(startLine))
+        } catch (e) {
+          if (!(e instanceof Problem)) throw e
+          const end = text.indexOf('\n', this.lineStart)
+          const lineText = text.slice(this.lineStart, end < 0 ? n : end).replace(/\r$/, '')
+          const shown = lineText.length > 120 ? `${lineText.slice(0, 120)}…` : lineText
+          throw invalidLineProtocol({ line: startLine, detail: `unable to parse '${shown}': ${e.message}` })
+        }
+      }
+      if (text.charCodeAt(this.i) === CR) this.i++
+      if (text.charCodeAt(this.i) === NL) {
+        this.i++
+        this.line++
+      }
+    }
+    return points
+  }
+
   /** At a line's end: the text's end, '\n', or '\r' before either. */
-  const atEnd = () => {
-    const c = code()
-    return c === -1 || c === NL || (c === CR && (i + 1 === n || text.charCodeAt(i + 1) === NL))
+  atEnd(): boolean {
+    const { text, i } = this
+    if (i >= this.n) return true
+    const c = text.charCodeAt(i)
+    return c === NL || (c === CR && (i + 1 === this.n || text.charCodeAt(i + 1) === NL))
+  }
+
+  point(startLine: number): Point {
+    const { text } = this
+    const measurement = this.name(false)
+    if (measurement === '') throw new Problem('missing measurement')
+    let tags: Map<string, string> | undefined
+    while (text.charCodeAt(this.i) === COMMA) {
+      this.i++
+      const key = this.name(true)
+      if (key === '') throw new Problem('missing tag key')
+      if (text.charCodeAt(this.i) !== EQUALS) throw new Problem(`missing tag value of ${key}`)
+      this.i++
+      const tagValue = this.name(true)
+      if (tagValue === '') throw new Problem(`missing tag value of ${key}`)
+      if (text.charCodeAt(this.i) === EQUALS) throw new Problem(`tag value of ${key} holds an unescaped '='`)
+      tags ??= new Map()
+      tags.set(key, tagValue)
+    }
+    if (text.charCodeAt(this.i) !== SPACE) throw new Problem('missing fields')
+    this.spaces()
+    if (this.atEnd()) throw new Problem('missing fields')
+    const fields = new Map<string, FieldValue>()
+    for (;;) {
+      const key = this.name(true)
+      if (key === '') throw new Problem('missing field key')
+      if (text.charCodeAt(this.i) !== EQUALS) throw new Problem(`missing field value of ${key}`)
+      this.i++
+      fields.set(key, this.value())
+      if (text.charCodeAt(this.i) !== COMMA) break
+      this.i++
+    }
+    let timestamp: string | undefined
+    if (text.charCodeAt(this.i) === SPACE) {
+      this.spaces()
+      if (!this.atEnd()) {
+        timestamp = this.token()
+        if (!isInt64(timestamp)) throw new Problem(`invalid timestamp ${timestamp} (a signed 64-bit integer)`)
+        this.spaces()
+      }
+    }
+    if (!this.atEnd()) throw new Problem(`unexpected ${JSON.stringify(text[this.i])} at column ${this.i - this.lineStart + 1}`)
+    return { measurement, tags: tags ?? noTags, fields, timestamp, line: startLine }
   }
 
   /**
    * A measurement (`key` false: ended by ',' or ' ', which a backslash escapes) or a tag key, tag value or field
    * key (ended by ',', '=' or ' ', which a backslash escapes); a backslash escapes a backslash in both.
    */
-  const name = (key: boolean): string => {
-    const start = i
+  name(key: boolean): string {
+    const { text, n } = this
+    const start = this.i
+    let i = start
     let escaped = false
     for (; i < n; i++) {
       const c = text.charCodeAt(i)
@@ -91,18 +185,21 @@ export function parseLineProtocol(text: string): Point[] {
         }
       }
     }
+    this.i = i
     const raw = text.slice(start, i)
     if (!escaped) return raw
     return key ? unescapeKey(raw) : unescapeMeasurement(raw)
   }
 
-  const quoted = (): string => {
-    const start = ++i
+  quoted(): string {
+    const { text, n } = this
+    const start = ++this.i
     let escaped = false
-    for (; i < n; i++) {
+    for (let i = start; i < n; i++) {
       const c = text.charCodeAt(i)
       if (c === QUOTE) {
-        const raw = text.slice(start, i++)
+        this.i = i + 1
+        const raw = text.slice(start, i)
         return escaped ? unescapeString(raw) : raw
       }
       if (c === BACKSLASH && i + 1 < n) {
@@ -113,113 +210,54 @@ export function parseLineProtocol(text: string): Point[] {
         }
       }
       // A string field may hold a raw newline (InfluxDB's own parser takes one): it is still the same line's point.
-      else if (c === NL) line++
+      else if (c === NL) this.line++
     }
     throw new Problem('unterminated string field value')
   }
 
-  const token = (): string => {
-    const start = i
-    while (i < n) {
+  /** A field value or timestamp: up to a ',', ' ' or the line's end. */
+  token(): string {
+    const { text, n } = this
+    const start = this.i
+    let i = start
+    for (; i < n; i++) {
       const c = text.charCodeAt(i)
       if (c === COMMA || c === SPACE || c === NL || c === CR) break
-      i++
     }
+    this.i = i
     return text.slice(start, i)
   }
 
-  const value = (): FieldValue => {
-    if (code() === QUOTE) return quoted()
-    const raw = token()
+  value(): FieldValue {
+    const first = this.text.charCodeAt(this.i)
+    if (first === QUOTE) return this.quoted()
+    const raw = this.token()
     if (raw === '') throw new Problem('missing field value')
+    // Letters first are booleans or nothing (a number starts with a digit, '-' or '.').
+    if (first > 57 /* 9 */) {
+      const bool = booleans.get(raw)
+      if (bool === undefined) throw new Problem(`invalid field value ${raw}`)
+      return bool
+    }
     const last = raw.charCodeAt(raw.length - 1)
+    // parseInt reads the digits and stops at the suffix.
     if (last === 105 /* i */) {
-      const digits = raw.slice(0, -1)
-      if (!isInt64(digits)) throw new Problem(`invalid integer ${raw} (a signed 64-bit integer then i)`)
-      return Number(digits)
+      if (!isInt64(raw, raw.length - 1)) throw new Problem(`invalid integer ${raw} (a signed 64-bit integer then i)`)
+      return parseInt(raw, 10)
     }
     if (last === 117 /* u */) {
-      const digits = raw.slice(0, -1)
-      if (!digitsPattern.test(digits) || !fits(digits, uint64Max)) throw new Problem(`invalid unsigned integer ${raw} (an unsigned 64-bit integer then u)`)
-      return Number(digits)
+      if (!isDigits(raw, 0, raw.length - 1) || !fits(raw.slice(0, -1), uint64Max)) throw new Problem(`invalid unsigned integer ${raw} (an unsigned 64-bit integer then u)`)
+      return parseInt(raw, 10)
     }
-    const bool = booleans.get(raw)
-    if (bool !== undefined) return bool
     if (!floatPattern.test(raw)) throw new Problem(`invalid field value ${raw}`)
     const float = Number(raw)
     if (!Number.isFinite(float)) throw new Problem(`float ${raw} is out of range`)
     return float
   }
 
-  const spaces = () => {
-    while (code() === SPACE) i++
+  spaces(): void {
+    while (this.text.charCodeAt(this.i) === SPACE) this.i++
   }
-
-  const point = (startLine: number): Point => {
-    const measurement = name(false)
-    if (measurement === '') throw new Problem('missing measurement')
-    const tags = new Map<string, string>()
-    while (code() === COMMA) {
-      i++
-      const key = name(true)
-      if (key === '') throw new Problem('missing tag key')
-      if (code() !== EQUALS) throw new Problem(`missing tag value of ${key}`)
-      i++
-      const tagValue = name(true)
-      if (tagValue === '') throw new Problem(`missing tag value of ${key}`)
-      if (code() === EQUALS) throw new Problem(`tag value of ${key} holds an unescaped '='`)
-      tags.set(key, tagValue)
-    }
-    if (code() !== SPACE) throw new Problem('missing fields')
-    spaces()
-    if (atEnd()) throw new Problem('missing fields')
-    const fields = new Map<string, FieldValue>()
-    for (;;) {
-      const key = name(true)
-      if (key === '') throw new Problem('missing field key')
-      if (code() !== EQUALS) throw new Problem(`missing field value of ${key}`)
-      i++
-      fields.set(key, value())
-      if (code() !== COMMA) break
-      i++
-    }
-    let timestamp: string | undefined
-    if (code() === SPACE) {
-      spaces()
-      if (!atEnd()) {
-        timestamp = token()
-        if (!isInt64(timestamp)) throw new Problem(`invalid timestamp ${timestamp} (a signed 64-bit integer)`)
-        spaces()
-      }
-    }
-    if (!atEnd()) throw new Problem(`unexpected ${JSON.stringify(text[i])} at column ${i - lineStart + 1}`)
-    return { measurement, tags, fields, timestamp, line: startLine }
-  }
-
-  while (i < n) {
-    lineStart = i
-    const startLine = line
-    let c = code()
-    while (c === SPACE || c === TAB) c = text.charCodeAt(++i)
-    if (c === HASH) while (i < n && text.charCodeAt(i) !== NL) i++
-    else if (!atEnd()) {
-      try {
-        points.push(point(startLine))
-      } catch (e) {
-        if (!(e instanceof Problem)) throw e
-        const end = text.indexOf('\n', lineStart)
-        const lineText = text.slice(lineStart, end < 0 ? n : end).replace(/\r$/, '')
-        const shown = lineText.length > 120 ? `${lineText.slice(0, 120)}…` : lineText
-        throw invalidLineProtocol({ line: startLine, detail: `unable to parse '${shown}': ${e.message}` })
-      }
-    }
-    if (code() === CR) i++
-    if (code() === NL) {
-      i++
-      line++
-    }
-  }
-  return points
 }
 
 /** Digits a timestamp of each sub-second precision has past the second, and seconds in the others. */
