@@ -46,6 +46,26 @@ test('samples are read oldest first and leave only once acknowledged, across reo
   spool.close()
 })
 
+test('a long backlog is read in batches, in order, each sample once, across segments and a long damaged line', () => {
+  const d = dir()
+  let spool = Spool.open(d, 1024 * 1024)
+  for (let t = 1; t <= 3000; t++) spool.append(sample(t))
+  spool.close()
+  const [first] = segments(d)
+  appendFileSync(join(d, first), `${'x'.repeat(100_000)}\n`)
+  spool = Spool.open(d, 1024 * 1024)
+  for (let t = 3001; t <= 5000; t++) spool.append(sample(t))
+  const read: number[] = []
+  for (let batch = spool.read(700); batch.lines.length > 0 || spool.pending; batch = spool.read(700)) {
+    assert.ok(batch.lines.length <= 700)
+    read.push(...times(batch.lines))
+    spool.acknowledge(batch.end)
+  }
+  assert.deepEqual(read, Array.from({ length: 5000 }, (_, i) => i + 1))
+  assert.equal(spool.damaged, 1)
+  spool.close()
+})
+
 test('fully acknowledged segments are deleted whole; the one being written stays', () => {
   const d = dir()
   // 16 KiB: 1 KiB segments, about 16 samples each.

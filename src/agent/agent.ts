@@ -86,8 +86,12 @@ export class Agent {
 
   #tick(at: number): void {
     const intervalMs = this.options.interval * 1000
-    // A timer may fire a little early, or very late after the process was stopped: never the same boundary twice.
-    this.#schedule(Math.max(at + intervalMs, boundaryAfter(Date.now(), intervalMs)))
+    // The next boundary: never this one again (a timer may fire a little early); the first one still to come after
+    // the process was stopped, or the clock set forward; from now after the clock was set back.
+    const now = Date.now()
+    let next = at + intervalMs
+    if (next <= now || next - now > 2 * intervalMs) next = boundaryAfter(now, intervalMs)
+    this.#schedule(next)
     // A read that hangs (a stale network filesystem) costs its intervals their samples rather than piling up.
     if (this.#sampling) return
     this.#sampling = true

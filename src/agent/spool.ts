@@ -35,6 +35,8 @@ interface Segment {
 const segmentName = /^(\d{16})\.ndjson$/
 const nameOf = (seq: number) => `${String(seq).padStart(16, '0')}.ndjson`
 const MiB = 1024 * 1024
+// Bytes read a sample still wanted: a spooled line is about 60.
+const readAhead = 128
 
 /** A line as the spool wrote it: an object with a whole time and numbers; anything else is damage. */
 function isSample(line: string): boolean {
@@ -127,7 +129,11 @@ export class Spool {
       const from = segment.seq === end.segment ? end.offset : 0
       end = { segment: segment.seq, offset: from }
       if (from >= segment.size) continue
-      const text = this.#readRange(segment.seq, from, segment.size)
+      // About what the samples still wanted take (a replay reads a batch, not its whole segment), or all the rest.
+      let to = Math.min(segment.size, from + (max - lines.length) * readAhead)
+      let text = this.#readRange(segment.seq, from, to)
+      // A damaged line longer than that (no newline in it): read on to the segment's end to get past it.
+      if (to < segment.size && !text.includes('\n')) text = this.#readRange(segment.seq, from, (to = segment.size))
       let at = 0
       for (let nl = text.indexOf('\n'); nl >= 0 && lines.length < max; nl = text.indexOf('\n', at)) {
         const line = text.slice(at, nl)
@@ -136,12 +142,12 @@ export class Spool {
         at = nl + 1
       }
       // A tail without its newline in a segment no longer written is a torn line: skipped with the rest.
-      if (lines.length < max && at < text.length) {
+      if (lines.length < max && at < text.length && to === segment.size) {
         this.damaged++
         at = text.length
       }
       end = { segment: segment.seq, offset: from + at }
-      if (lines.length >= max) break
+      if (lines.length >= max || to < segment.size) break
     }
     return { lines, end }
   }
