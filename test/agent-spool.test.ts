@@ -21,6 +21,16 @@ function filled(cap: number, count: number, acked: number): string {
   spool.close()
   return d
 }
+/** A spool of `count` samples (times 1 on) whose first or last file then has `damage` appended, opened again. */
+function damaged(count: number, file: 'first' | 'last', damage: string): Spool {
+  const d = dir()
+  const spool = Spool.open(d, 1024 * 1024)
+  for (let t = 1; t <= count; t++) spool.append(sample(t))
+  spool.close()
+  const names = segments(d)
+  appendFileSync(join(d, file === 'first' ? names[0] : names[names.length - 1]), damage)
+  return Spool.open(d, 1024 * 1024)
+}
 const segments = (d: string) => readdirSync(d).filter((f) => f.endsWith('.ndjson')).sort()
 const diskBytes = (d: string) => segments(d).reduce((n, f) => n + statSync(join(d, f)).size, 0)
 
@@ -47,13 +57,7 @@ test('samples are read oldest first and leave only once acknowledged, across reo
 })
 
 test('a long backlog is read in batches, in order, each sample once, across segments and a long damaged line', () => {
-  const d = dir()
-  let spool = Spool.open(d, 1024 * 1024)
-  for (let t = 1; t <= 3000; t++) spool.append(sample(t))
-  spool.close()
-  const [first] = segments(d)
-  appendFileSync(join(d, first), `${'x'.repeat(100_000)}\n`)
-  spool = Spool.open(d, 1024 * 1024)
+  const spool = damaged(3000, 'first', `${'x'.repeat(100_000)}\n`)
   for (let t = 3001; t <= 5000; t++) spool.append(sample(t))
   const read: number[] = []
   for (let batch = spool.read(700); batch.lines.length > 0 || spool.pending; batch = spool.read(700)) {
@@ -83,13 +87,7 @@ test('fully acknowledged segments are deleted whole; the one being written stays
 })
 
 test('a torn last write (a kill mid-line, a power cut) is dropped, and appends go on cleanly', () => {
-  const d = dir()
-  let spool = Spool.open(d, 1024 * 1024)
-  for (let t = 1; t <= 3; t++) spool.append(sample(t))
-  spool.close()
-  const [last] = segments(d).slice(-1)
-  appendFileSync(join(d, last), '{"time":4,"cpu_lo')
-  spool = Spool.open(d, 1024 * 1024)
+  const spool = damaged(3, 'last', '{"time":4,"cpu_lo')
   assert.equal(spool.damaged, 1)
   spool.append(sample(5))
   assert.deepEqual(times(spool.read(100).lines), [1, 2, 3, 5])
@@ -97,13 +95,7 @@ test('a torn last write (a kill mid-line, a power cut) is dropped, and appends g
 })
 
 test('damaged lines inside the spool (garbage, zeros of a lost block) are skipped and counted, never sent', () => {
-  const d = dir()
-  let spool = Spool.open(d, 1024 * 1024)
-  spool.append(sample(1))
-  spool.close()
-  const [only] = segments(d)
-  appendFileSync(join(d, only), '{"time":2,"cpu_load":\n\0\0\0\0\n{"time":"x","mem":1}\n[1]\n{"time":3}\n\xff\xfe\n')
-  spool = Spool.open(d, 1024 * 1024)
+  const spool = damaged(1, 'last', '{"time":2,"cpu_load":\n\0\0\0\0\n{"time":"x","mem":1}\n[1]\n{"time":3}\n\xff\xfe\n')
   spool.append(sample(4))
   const batch = spool.read(100)
   assert.deepEqual(times(batch.lines), [1, 4])
