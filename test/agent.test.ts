@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { createServer as httpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -255,6 +256,41 @@ describe('the agent', { skip }, () => {
       assert.ok(times.includes(spooled), `${spooled} not in ${times.join()}`)
     } finally {
       await server.stop()
+    }
+  })
+
+  test('Retry-After is waited out; 408, 429 and 5xx are tried again; another 4xx stops it after one try', { skip: once }, async () => {
+    // A stand-in for the server (a proxy in front of it, say) that answers as scripted, and notes when it was asked.
+    const script: [string, number, Record<string, string>, string][] = [
+      ['/client', 503, { 'retry-after': '2' }, '{"error": "database unavailable"}'],
+      ['/client', 429, {}, '{"error": "too many failed logins, try again later"}'],
+      ['/client', 200, {}, '{"client_id": "c29tZW9uZTpwdw=="}'],
+      ['/client/someone', 408, {}, ''],
+      ['/client/someone', 400, {}, '{"error": "value error"}'],
+    ]
+    const asked: { path: string; at: number }[] = []
+    const proxy = httpServer((req: IncomingMessage, res: ServerResponse) => {
+      req.resume()
+      asked.push({ path: req.url!, at: Date.now() })
+      const [, status, headers, body] = script[asked.length - 1] ?? ['', 500, {}, '']
+      res.writeHead(status, headers).end(body)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = proxy.address() as { port: number }
+      const agent = startAgent(['--server', `http://127.0.0.1:${port}`, '--user', 'someone', '--spool', spoolDir(), '--max-retry-delay', '1'])
+      const { code, output } = await agent.exit
+      assert.equal(code, 3, output)
+      assert.match(output, /the server refused someone: 400 \{"error": "value error"\}; nothing more is sent/)
+      assert.deepEqual(
+        asked.map((a) => a.path),
+        script.map(([path]) => path),
+      )
+      assert.ok(asked[1].at - asked[0].at >= 1900, `the second try came ${asked[1].at - asked[0].at} ms after a Retry-After of 2 s`)
+      assert.match(output, /the server answered 503 \{"error": "database unavailable"\}: samples wait in the spool/)
+      assert.equal(output.match(/samples wait in the spool/g)?.length, 1)
+    } finally {
+      proxy.close()
     }
   })
 

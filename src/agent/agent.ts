@@ -155,10 +155,11 @@ export class Agent {
     }
   }
 
-  /** The server is away or busy: the next try after its Retry-After, or after the backoff. */
+  /** The server is away or busy: the next try after the backoff, and not before its Retry-After. */
   #later({ retry, after }: { retry: string; after?: number }): void {
     this.#failures++
-    const seconds = after !== undefined ? Math.min(after, maxRetryAfter) : backoff(this.#failures, this.options.maxRetryDelay)
+    // A Retry-After of 0 from a server that keeps failing must not make a storm of tries: the backoff still holds.
+    const seconds = Math.max(Math.min(after ?? 0, maxRetryAfter), backoff(this.#failures, this.options.maxRetryDelay))
     this.#retryAt = Date.now() + seconds * 1000
     if (this.#away === undefined) {
       this.#away = Date.now()

@@ -21,10 +21,10 @@ const maxAnswerBytes = 64 * 1024
 
 /** Seconds a Retry-After says (a number of seconds, or an HTTP date), undefined when it says nothing usable. */
 export function retryAfterSeconds(header: string | undefined, now = Date.now()): number | undefined {
-  if (header === undefined || header.trim() === '') return undefined
-  if (/^\s*\d+\s*$/.test(header)) return Number(header)
-  const at = Date.parse(header)
-  return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000)
+  const value = header?.trim() ?? ''
+  if (/^\d+$/.test(value)) return Number(value)
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value)) return undefined
+  return Math.max(0, (Date.parse(value) - now) / 1000)
 }
 
 /** What an answer means for the agent; 2xx is ok, 408, 429 and 5xx are tried again. */
