@@ -12,7 +12,7 @@ export interface AgentLog {
   error(line: string): void
 }
 
-/** How the agent ends when the server refuses it for good: its exit status and what it says. */
+/** How the agent ends when the server refuses it for good, told what to say. */
 export type Refuse = (message: string) => void
 
 // Samples a batch upload carries at first: well inside the server's default MAX_BATCH_SAMPLES; a 413 halves it.
