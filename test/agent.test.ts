@@ -11,7 +11,7 @@ import { describe, test } from 'node:test'
 import { Spool } from '../src/agent/spool.js'
 import { readStorage } from '../src/host/figures.js'
 import { basic, client, uniqueName } from './http.js'
-import { exited, spawnServer, startServer, target, tempDirectory, type RunningServer } from './server.js'
+import { exited, seenByServer, spawnServer, startServer, target, tempDirectory, type RunningServer } from './server.js'
 
 const skip = target === 'deno' && 'the agent runs on Node.js: from source, as the bundle and as the single executable'
 // What each build only loads differently is run from every one (the outage, --once, a refusal); the rest once.
@@ -27,8 +27,11 @@ interface RunningAgent {
   exit: Promise<{ code: number | null; output: string }>
 }
 
+/** `agent` and its arguments, the spool named as the agent sees it. */
+const agentArgs = (args: string[]) => ['agent', ...args.map((a, i) => (args[i - 1] === '--spool' ? seenByServer(a) : a))]
+
 function startAgent(args: string[], password = 'pw'): RunningAgent {
-  const child = spawnServer(['agent', ...args], { SYSTEM_MONITOR_PASSWORD: password })
+  const child = spawnServer(agentArgs(args), { SYSTEM_MONITOR_PASSWORD: password })
   const exit = exited(child)
   let output = ''
   const waiting = new Set<() => void>()
@@ -322,7 +325,7 @@ describe('the agent', { skip }, () => {
     const spool = spoolDir()
     const running = startAgent(['--server', 'http://127.0.0.1:1', '--user', 'someone', '--spool', spool])
     await running.said(/sending cpu, mem, storage/)
-    const second = await exited(spawnServer(['agent', '--server', 'http://127.0.0.1:1', '--user', 'someone', '--spool', spool], { SYSTEM_MONITOR_PASSWORD: 'pw' }))
+    const second = await exited(spawnServer(agentArgs(['--server', 'http://127.0.0.1:1', '--user', 'someone', '--spool', spool]), { SYSTEM_MONITOR_PASSWORD: 'pw' }))
     assert.equal(second.code, 2)
     assert.match(second.output, /the spool .* is in use by process \d+/)
     running.process.kill('SIGTERM')

@@ -91,13 +91,19 @@ export async function freshDatabase(purpose: string): Promise<FreshDatabase> {
 const tempDirectories: string[] = []
 after(() => tempDirectories.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
-/** A directory of the test file's own, removed once its tests are done; 0700 unless told (the postgres user needs 0755). */
+/**
+ * A directory of the test file's own, removed once its tests are done; 0700 unless told (the postgres user needs 0755).
+ * For the chroot target it is inside the chroot: hand it to the server under test as `seenByServer(dir)`.
+ */
 export function tempDirectory(mode = 0o700): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sm-test-'))
+  const dir = mkdtempSync(join(target === 'chroot' ? join(process.env.TEST_CHROOT!, 'tmp') : tmpdir(), 'sm-test-'))
   chmodSync(dir, mode)
   tempDirectories.push(dir)
   return dir
 }
+
+/** A path of this machine's as the server under test names it: the chroot target's lose the chroot's prefix. */
+export const seenByServer = (path: string): string => (target === 'chroot' ? path.slice(process.env.TEST_CHROOT!.length) : path)
 
 /** Servers started by this test file and still running. */
 const running = new Set<ChildProcess>()
