@@ -43,7 +43,14 @@ export async function privateDatabase(): Promise<PrivateDatabase> {
   const port = Number(new URL(db.url).port)
   const signal = (name: NodeJS.Signals) => {
     const pid = postmasterPid(join(dir, 'postgres'))
-    for (const p of [pid, ...childrenOf(pid)]) process.kill(p, name)
+    for (const p of [pid, ...childrenOf(pid)]) {
+      try {
+        process.kill(p, name)
+      } catch (e) {
+        // A backend that had exited is reaped by the postmaster as soon as it runs again (SIGCONT goes to it first).
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e
+      }
+    }
   }
   return {
     url: db.url,

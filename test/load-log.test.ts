@@ -33,11 +33,11 @@ test('a header on each start, then a line per sample with the server memory and 
   const env = { LOAD_LOG_PATH: path, SAMPLE_PERIOD_MS: '100' }
   const first = await startServer(env)
   await until(() => lines(path).length >= 4)
-  assert.equal(await first.stop(), 0)
+  assert.equal(await first.stop(), 0, first.output())
   const second = await startServer(env)
   const before = lines(path).length
   await until(() => lines(path).length >= before + 3)
-  assert.equal(await second.stop(), 0)
+  assert.equal(await second.stop(), 0, second.output())
 
   const all = lines(path)
   assert.equal(all[0], header)
@@ -55,7 +55,7 @@ test('rotated past its size, keeping the configured number of old files, each st
   const path = join(dir, 'rotating.csv')
   const server = await startServer({ LOAD_LOG_PATH: path, SAMPLE_PERIOD_MS: '100', LOAD_LOG_MAX_BYTES: '1024', LOAD_LOG_KEEP: '2' })
   await until(() => existsSync(`${path}.2`) && lines(path).length >= 2)
-  assert.equal(await server.stop(), 0)
+  assert.equal(await server.stop(), 0, server.output())
   assert.equal(existsSync(`${path}.3`), false)
   for (const file of [path, `${path}.1`, `${path}.2`]) {
     const content = readFileSync(file, 'utf8')
@@ -68,9 +68,9 @@ test('by default server_system_load.csv in the working directory; LOAD_LOG_PATH=
   const byDefault = await startServer({ SAMPLE_PERIOD_MS: '100' })
   assert.match(byDefault.output(), /writing the server's load to server_system_load\.csv/)
   assert.equal(lines(join(byDefault.cwd, 'server_system_load.csv'))[0], header)
-  assert.equal(await byDefault.stop(), 0)
+  assert.equal(await byDefault.stop(), 0, byDefault.output())
   const off = await startServer({ LOAD_LOG_PATH: 'off', SAMPLE_PERIOD_MS: '100' })
   assert.doesNotMatch(off.output(), /writing the server's load/)
   assert.deepEqual(readdirSync(off.cwd), [])
-  assert.equal(await off.stop(), 0)
+  assert.equal(await off.stop(), 0, off.output())
 })
