@@ -83,6 +83,7 @@ const settings = {
   ),
   wsMaxSubscriptions: row('WS_MAX_SUBSCRIPTIONS', integer(1, 10_000), '64', 'SUBSCRIBEs one WebSocket may hold at once'),
   wsMaxPending: row('WS_MAX_PENDING', integer(1, 1_000_000), '4096', 'messages of one WebSocket waiting for their replies; a client that sends more is disconnected'),
+  rollupIntervalMs: row('ROLLUP_INTERVAL_MS', integer(10, 3_600_000), '10000', 'how often the samples written since are folded into the 1-minute and 1-hour rollups'),
 }
 
 type Settings = typeof settings

@@ -7,6 +7,7 @@ import { LoadLog } from './host/load-log.js'
 import { HostSampler } from './host/sampler.js'
 import { GroupWriter } from './ingest/writer.js'
 import { clientStore } from './store/clients.js'
+import { Maintenance } from './store/maintenance.js'
 import { openDatabase } from './store/db.js'
 import { sampleStore } from './store/samples.js'
 import type { Serve } from './transport/policy.js'
@@ -69,6 +70,13 @@ async function main(config: Config, steps: Steps): Promise<void> {
   const sampler = sampled.value
   const db = opened.value
   const samples = sampleStore(db.sql, db.writeSql)
+  steps.add(
+    new Maintenance(db.sql, {
+      rollupIntervalMs: config.rollupIntervalMs,
+      logError,
+    }),
+    (m) => m.stop(),
+  )
   const writer = steps.add(
     new GroupWriter((ids, rows) => samples.write(ids, rows), {
       maxQueued: config.ingestMaxQueued,

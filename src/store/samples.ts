@@ -1,6 +1,7 @@
 // The samples table: batch writes with the merge-per-second rule, log span, and streamed log slices.
 import type { Sql } from 'postgres'
 import type { Sample } from '../sample.js'
+import { changedMinutesEntry, newSamplesEntry, type QueueEntry } from './tiers.js'
 
 export interface Span {
   start: number
@@ -75,13 +76,20 @@ const isUniqueViolation = (e: unknown) => (e as { code?: unknown } | null)?.code
 export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
   let upsertsLeft = 0
 
-  const insert = (c: Columns) => writeSql`
+  // The rows, and in the same statement (so in the same commit) what they change in the rollup tiers.
+  const insertRows = (c: Columns, q: QueueEntry) => writeSql`
+    with queued as (
+      insert into rollup_queue (kind, client_ids, keys, stats)
+      values (${q.kind}, ${q.clientIds}::int4[], ${q.keys}::int8[], ${q.stats}::float8[])
+    )
     insert into samples (client_id, t, cpu, mem, storage)
     select * from unnest(${c.clientIds}::int4[], ${c.t}::int8[], ${c.cpu}::float8[], ${c.mem}::float8[], ${c.storage}::float8[])`
 
+  const insert = (c: Columns, clientIds: number[], samples: Sample[]) => insertRows(c, newSamplesEntry(clientIds, samples, c.clientIds, c.t))
+
   // The same insert, where a field the new sample lacks keeps its stored value (a re-sent second merges).
-  const upsert = (c: Columns) => writeSql`
-    ${insert(c)}
+  const upsert = (c: Columns, clientIds: number[], samples: Sample[]) => writeSql`
+    ${insertRows(c, changedMinutesEntry(clientIds, samples))}
     on conflict (client_id, t) do update set
       cpu = coalesce(excluded.cpu, samples.cpu),
       mem = coalesce(excluded.mem, samples.mem),
@@ -92,7 +100,7 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
       const c = columns(clientIds, samples)
       if (upsertsLeft === 0) {
         try {
-          await insert(c)
+          await insert(c, clientIds, samples)
           return
         } catch (e) {
           // The failed insert rolled back whole: the batch is written again, merging.
@@ -100,7 +108,7 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
           upsertsLeft = upsertsAfterCollision
         }
       } else upsertsLeft--
-      await upsert(c)
+      await upsert(c, clientIds, samples)
     },
 
     async span(clientId) {
