@@ -1,6 +1,7 @@
 // The samples table: batch writes with the merge-per-second rule, log span, and streamed log slices.
 import type { Sql } from 'postgres'
 import type { Sample } from '../sample.js'
+import { bucketSlices, type BucketQuery } from './buckets.js'
 import { changedMinutesEntry, newSamplesEntry, type QueueEntry } from './tiers.js'
 
 export interface Span {
@@ -29,6 +30,8 @@ export interface SampleStore {
    * V8 prints the same digits (wire/slice.ts).
    */
   slice(clientId: number, start: number, end: number): AsyncIterable<Uint8Array>
+  /** The slice downsampled into step buckets (store/buckets.ts). */
+  buckets(clientId: number, query: BucketQuery): AsyncIterable<Uint8Array>
 }
 
 /** Rows in the chunk, the last one's time, and the rows as bytes (wire/slice.ts's row layout). */
@@ -96,6 +99,8 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
       storage = coalesce(excluded.storage, samples.storage)`
 
   return {
+    buckets: bucketSlices(sql),
+
     async write(clientIds, samples) {
       const c = columns(clientIds, samples)
       if (upsertsLeft === 0) {
