@@ -73,6 +73,12 @@ async function main(config: Config, steps: Steps): Promise<void> {
   steps.add(
     new Maintenance(db.sql, {
       rollupIntervalMs: config.rollupIntervalMs,
+      retention: {
+        limits: [config.retentionRaw, config.retention1m, config.retention1h],
+        checkMs: config.retentionCheckSeconds * 1000,
+        unitRows: config.retentionUnitRows,
+      },
+      now: () => Date.now() / 1000,
       logError,
     }),
     (m) => m.stop(),

@@ -1,11 +1,15 @@
-// The store's background work: a rollup pass every interval. Failures are logged and the loop goes on; a
-// database that is down is only waited for.
+// The store's background work: a rollup pass every interval, and retention rounds every check period, each
+// its own loop so that a long retention round never holds back the rollups. Failures are logged and the
+// loops go on; a database that is down is only waited for.
 import type { Sql } from 'postgres'
 import { isDatabaseUnavailable } from './db.js'
+import { retentionRound, type RetentionLimits } from './retention.js'
 import { rollupPass } from './rollup.js'
 
 export interface MaintenanceOptions {
   rollupIntervalMs: number
+  retention: { limits: RetentionLimits; checkMs: number; unitRows: number }
+  now: () => number
   logError: (message: string, error: unknown) => void
 }
 
@@ -15,7 +19,7 @@ export class Maintenance {
   readonly #wakers = new Set<() => void>()
   readonly #loops: Promise<void>[]
 
-  constructor(sql: Sql, { rollupIntervalMs, logError }: MaintenanceOptions) {
+  constructor(sql: Sql, { rollupIntervalMs, retention, now, logError }: MaintenanceOptions) {
     const attempt = async (what: string, work: () => Promise<unknown>) => {
       try {
         await work()
@@ -24,6 +28,10 @@ export class Maintenance {
       }
     }
     this.#loops = [this.#loop(rollupIntervalMs, () => attempt('rollup pass', () => rollupPass(sql)))]
+    if (retention.limits.some((l) => l !== undefined)) {
+      const pause = async (unitMs: number) => (await this.#sleep(unitMs), !this.#stopped)
+      this.#loops.push(this.#loop(retention.checkMs, () => attempt('retention', () => retentionRound(sql, { ...retention, now, pause }))))
+    }
   }
 
   async #loop(intervalMs: number, work: () => Promise<void>): Promise<void> {
@@ -48,7 +56,7 @@ export class Maintenance {
     })
   }
 
-  /** Ends the loops, waiting for the work in progress. */
+  /** Ends the loops, waiting for the work in progress (a retention round stops after its current unit). */
   async stop(): Promise<void> {
     this.#stopped = true
     for (const wake of this.#wakers) wake()
