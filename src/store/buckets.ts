@@ -6,7 +6,7 @@ import type { Sql } from 'postgres'
 import { valueError } from '../errors.js'
 import { planRanges, rowsPerBucket } from './bucket-plan.js'
 import { horizonColumns } from './rollup.js'
-import { combinedStats, metrics, queueKind, queuedStats, sampleStats, tiers, widths } from './tiers.js'
+import { combinedStats, detoasted, lookUpLast, metrics, queueKind, queuedStats, sampleStats, statColumns, tiers, widths } from './tiers.js'
 
 export const aggregates = ['avg', 'min', 'max', 'last'] as const
 export type Aggregate = (typeof aggregates)[number]
@@ -94,26 +94,37 @@ function dataStatement(aggs: readonly Aggregate[]): string {
   // A queued minute m adds to the answer where tiers are read for it: wholly inside its step bucket, kept by
   // the samples' retention, and not changed by a merge (then its samples are read).
   const fromTiers = (m: string) => `$2 >= ${minute} and ${m} >= $5 and ${m} >= $3 and ${m} < $4 and ${m} / $2 = (${m} + ${minute - 1}) / $2 and ${m} <> all($7::int8[])`
-  const sampleParts = `select t / $2 * $2 as sb, ${sampleStats(last)}`
+  // Rows of samples aggregated by step bucket, the latest values looked up only if asked for.
+  const fromSamples = (from: string, where: string) => {
+    const grouped = `select t / $2 * $2 as sb, ${sampleStats(last)} from ${from} where ${where} group by 1`
+    return last ? `select g.sb, ${lookUpLast('g', '$1')} from (${grouped}) g` : grouped
+  }
   return `
-    with entries as materialized (
-      select q.kind, u.k, u.i, q.stats from rollup_queue q cross join lateral unnest(q.client_ids, q.keys) with ordinality as u(c, k, i)
-      where $2 >= ${minute} and $1 = any(q.client_ids) and u.c = $1
+    with queued as materialized (
+      select kind, client_ids, keys, stats, cpu, mem, storage from rollup_queue where $2 >= ${minute} and $1 = any(client_ids)
+    ),
+    new_samples as (
+      select u.t, u.cpu, u.mem, u.storage from queued q cross join lateral unnest(q.client_ids, q.keys, q.cpu, q.mem, q.storage) as u(c, t, cpu, mem, storage)
+      where q.kind = ${queueKind.newSamples} and u.c = $1
+    ),
+    minute_stats as (
+      select u.k, ${queuedStats('d.stats', 'u.i')}
+      from queued q cross join lateral (select ${detoasted('q.stats')} as stats) d cross join lateral unnest(q.client_ids, q.keys) with ordinality as u(c, k, i)
+      where q.kind = ${queueKind.minuteStats} and u.c = $1
     ),
     current as (
       select array[${widths.map((_, level) => `before${level}`).join(', ')}] = $8::int8[] and not exists (
-        select 1 from entries where kind = ${queueKind.changedMinutes} and ${fromTiers('k')}
+        select 1 from queued q cross join lateral unnest(q.client_ids, q.keys) as u(c, k)
+        where q.kind = ${queueKind.changedMinutes} and u.c = $1 and ${fromTiers('u.k')}
       ) as ok
       from (select ${horizonColumns('$1::int4')}) h
     ),
     parts as (
-      select p.lo / $2 * $2 as sb, s.* from ${within(0)} cross join lateral (
+      select p.lo / $2 * $2 as sb, ${last ? lookUpLast('s', '$1') : 's.*'} from ${within(0)} cross join lateral (
         select ${sampleStats(last)} from samples where client_id = $1 and t >= p.lo and t < p.hi
       ) s where s.n > 0
       union all
-      select s.* from ${runs(0)} cross join lateral (
-        ${sampleParts} from samples where client_id = $1 and t >= p.lo and t < p.hi group by 1
-      ) s
+      select s.* from ${runs(0)} cross join lateral (${fromSamples('samples', 'client_id = $1 and t >= p.lo and t < p.hi')}) s
       ${tiers
         .map(
           (t) => `union all
@@ -127,12 +138,11 @@ function dataStatement(aggs: readonly Aggregate[]): string {
         )
         .join('\n      ')}
       union all
-      ${sampleParts} from samples where client_id = $1 and t >= greatest($3::int8, $6::int8) and t < least($4::int8, $5::int8) group by 1
+      ${fromSamples('samples', 'client_id = $1 and t >= greatest($3::int8, $6::int8) and t < least($4::int8, $5::int8)')}
       union all
-      select k / $2 * $2, ${queuedStats('stats', 'i')} from entries where kind = ${queueKind.minuteStats} and ${fromTiers('k')}
+      select k / $2 * $2, ${statColumns.join(', ')} from minute_stats where ${fromTiers('k')}
       union all
-      select s.t / $2 * $2, ${sampleStats(last)} from entries e join samples s on s.client_id = $1 and s.t = e.k
-      where e.kind = ${queueKind.newSamples} and ${fromTiers(`(e.k / ${minute} * ${minute})`)} group by 1
+      ${fromSamples('new_samples', fromTiers(`(t / ${minute} * ${minute})`))}
     ),
     buckets as (select sb, ${combinedStats(last)} from parts group by sb)
     select (select ok from current) as ok, count(*)::int4 as n, string_agg(${rowBytes(aggs)}, '' order by sb) as rows from buckets`

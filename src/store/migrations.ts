@@ -46,14 +46,17 @@ const migrations: { version: number; name: string; sql: string }[] = [
       );
       create table samples_1h (like samples_1m including all);
       -- What each write added, not yet in the tiers: one row a write statement, no index (each rollup pass
-      -- takes every row there is). kind 0: the samples at (client_ids[i], keys[i]) are new; 1: keys[i] is a
-      -- minute and stats[19i+1..19i+19] the aggregate of the statement's new samples of it; 2: the samples
-      -- of minute keys[i] may have changed (a merge) and the minute is recomputed from them.
+      -- takes every row there is). kind 0: new samples (client_ids[i], keys[i], cpu[i], mem[i], storage[i]);
+      -- 1: keys[i] is a minute and stats[19i+1..19i+19] the aggregate of the statement's new samples of it;
+      -- 2: the samples of minute keys[i] may have changed (a merge) and the minute is recomputed from them.
       create table rollup_queue (
         kind smallint not null,
         client_ids integer[] not null,
         keys bigint[] not null,
-        stats double precision[]
+        stats double precision[],
+        cpu double precision[],
+        mem double precision[],
+        storage double precision[]
       );
       -- Per client and level (0 the samples, 1 the minutes, 2 the hours): retention removed that level's rows
       -- before this time.

@@ -5,12 +5,14 @@
 // kept for their time, and those samples are removed. Passes of several instances on one database take turns
 // (an advisory lock); only passes and retention write the tiers.
 import type { Sql, TransactionSql } from 'postgres'
-import { addStats, combinedStats, queueKind, queuedStats, replaceStats, sampleStats, statColumns, tiers, widths } from './tiers.js'
+import { addStats, combinedStats, detoasted, lookUpLast, queueKind, queuedStats, replaceStats, sampleStats, statColumns, tiers, widths } from './tiers.js'
 
 /** Held by a rollup pass or a retention work unit: they change the tiers one at a time. */
 export const maintenanceLock = 0x5359534d5452 // "SYSMTR"
 
 const columns = statColumns.join(', ')
+// A bucket of no samples: the statistics a merge's queue entry contributes.
+const noStats = statColumns.map((c) => (c === 'n' || c.endsWith('_n') ? '0' : c.endsWith('_sum') ? '0::float8' : c.endsWith('_last_t') ? 'null::int8' : 'null::float8')).join(', ')
 const minute = tiers[0]
 
 /** Each client's horizons: `before<level>` for levels 0 (samples) to the coarsest tier, 0 where none is set. */
@@ -28,36 +30,47 @@ const targetLevel = (m: string) =>
 // minute: 'new' (statistics of new samples to add), 'changed' (recomputed from its samples), 'late' (below the
 // samples' horizon: its samples are all uncounted ones that came after retention, counted and removed).
 const minutesStatement = `
-  with queued as (delete from rollup_queue returning kind, client_ids, keys, stats),
-  entries as (
-    select q.kind, u.c, u.k, u.i, q.stats,
-      case when q.kind = ${queueKind.newSamples} then u.k / ${minute.width} * ${minute.width} else u.k end as m
+  with queued as (delete from rollup_queue returning kind, client_ids, keys, ${detoasted('stats')} as stats, cpu, mem, storage),
+  new_samples as (
+    select u.c, u.t, u.t / ${minute.width} * ${minute.width} as m, u.cpu, u.mem, u.storage
+    from queued q cross join lateral unnest(q.client_ids, q.keys, q.cpu, q.mem, q.storage) as u(c, t, cpu, mem, storage)
+    where q.kind = ${queueKind.newSamples}
+  ),
+  minute_stats as (
+    select u.c, u.k as m, ${queuedStats('q.stats', 'u.i')}
     from queued q cross join lateral unnest(q.client_ids, q.keys) with ordinality as u(c, k, i)
+    where q.kind = ${queueKind.minuteStats}
   ),
-  horizon as (select c, ${horizonColumns('c')} from (select distinct c from entries) clients),
-  classified as (
-    select e.c, e.m, case when e.m < h.before0 then 'late' when bool_or(e.kind = ${queueKind.changedMinutes}) then 'changed' else 'new' end as class
-    from entries e join horizon h on h.c = e.c group by e.c, e.m, h.before0
+  changed as (
+    select distinct u.c, u.k as m from queued q cross join lateral unnest(q.client_ids, q.keys) as u(c, k)
+    where q.kind = ${queueKind.changedMinutes}
   ),
-  added as (
-    select e.c, e.m, ${queuedStats('e.stats', 'e.i')}
-    from entries e join classified x on x.c = e.c and x.m = e.m
-    where e.kind = ${queueKind.minuteStats} and x.class = 'new'
+  horizon as (
+    select c, ${horizonColumns('c')}
+    from (select c from new_samples union select c from minute_stats union select c from changed) clients
+  ),
+  -- What each queued minute adds: its queued statistics and new samples; a merge's minute is only marked.
+  contributions as (
+    select c, m, false as changed, ${columns} from minute_stats
     union all
-    select x.c, x.m, ${sampleStats()}
-    from entries e join classified x on x.c = e.c and x.m = e.m join samples s on s.client_id = e.c and s.t = e.k
-    where e.kind = ${queueKind.newSamples} and x.class = 'new'
-    group by x.c, x.m
+    select g.c, g.m, false, ${lookUpLast('g', 'g.c')} from (select c, m, ${sampleStats(true)} from new_samples group by c, m) g
+    union all
+    select c, m, true, ${noStats} from changed
+  ),
+  minutes as (select c, m, bool_or(changed) as changed, ${combinedStats()} from contributions group by c, m),
+  classified as (
+    select mi.*, case when mi.m < h.before0 then 'late' when mi.changed then 'changed' else 'new' end as class
+    from minutes mi join horizon h on h.c = mi.c
   ),
   counted as (
-    select x.c, x.m, x.class, s.*
+    select x.c, x.m, x.class, ${lookUpLast('s', 'x.c')}
     from classified x cross join lateral (
-      select ${sampleStats()} from samples where client_id = x.c and t >= x.m and t < x.m + ${minute.width}
+      select ${sampleStats(true)} from samples where client_id = x.c and t >= x.m and t < x.m + ${minute.width}
     ) s(${columns})
     where x.class <> 'new' and s.n > 0
   ),
   changes as (
-    select c, m, false as recompute, ${combinedStats()} from added group by c, m
+    select c, m, false as recompute, ${columns} from classified where class = 'new' and n > 0
     union all
     select c, m, class = 'changed', ${columns} from counted
   ),
@@ -107,6 +120,8 @@ const literal = (a: number[]) => `{${a.join(',')}}`
 
 async function pass(tx: TransactionSql): Promise<void> {
   await tx`select pg_advisory_xact_lock(${maintenanceLock})`
+  // A pass holds what it takes from the queue in memory: at the default 4 MB, 80,000 queued samples spilled to disk.
+  await tx`set local work_mem = '64MB'`
   let [touched] = await tx.unsafe<Touched[]>(minutesStatement, [], { prepare: true })
   for (let i = 1; i < tiers.length && touched.clients.length > 0; i++) {
     ;[touched] = await tx.unsafe<Touched[]>(coarserStatement(tiers[i], tiers[i - 1]), [literal(touched.clients), literal(touched.buckets)], { prepare: true })

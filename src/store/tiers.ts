@@ -33,20 +33,28 @@ export const statsPerBucket = statColumns.length
 
 const list = (f: (m: Metric) => string) => metrics.map(f).join(', ')
 
-// The latest value is the costliest aggregate (an array per row): a query that does not ask for it has NULLs
-// in its place.
+// The latest value is the costliest aggregate: over buckets as the value of the greatest [time, value]
+// array, over samples as the time alone, its value then looked up by it (lookUpLast; an array a sample cost
+// twice the rest of the aggregates together). A query that does not ask for it has NULLs in its place.
 const noLast = (m: Metric) => `null::float8 as ${m}_last, null::int8 as ${m}_last_t`
 
-/** Aggregates over sample rows (t, cpu, mem, storage) into statColumns, in order and by name. */
-export const sampleStats = (last = true) =>
+/**
+ * Aggregates over sample rows (t, cpu, mem, storage) into statColumns, in order and by name; with
+ * `lastTimes`, each metric's latest time, its value left NULL for lookUpLast.
+ */
+export const sampleStats = (lastTimes: boolean) =>
   'count(*)::int4 as n, ' +
   list(
     (m) =>
       `count(${m})::int4 as ${m}_n, coalesce(sum(${m}), 0) as ${m}_sum, min(${m}) as ${m}_min, max(${m}) as ${m}_max, ` +
-      (last
-        ? `(max(array[t::float8, ${m}]) filter (where ${m} is not null))[2] as ${m}_last, max(t) filter (where ${m} is not null) as ${m}_last_t`
-        : noLast(m)),
+      (lastTimes ? `null::float8 as ${m}_last, max(t) filter (where ${m} is not null) as ${m}_last_t` : noLast(m)),
   )
+
+/** statColumns of `alias` (sampleStats with lastTimes), each latest value read from client `client`'s samples. */
+export const lookUpLast = (alias: string, client: string) =>
+  statColumns
+    .map((c) => (c.endsWith('_last') ? `(select latest.${c.slice(0, -5)} from samples latest where latest.client_id = ${client} and latest.t = ${alias}.${c}_t) as ${c}` : `${alias}.${c}`))
+    .join(', ')
 
 /** Aggregates over rows of statColumns into statColumns, in order and by name. */
 export const combinedStats = (last = true) =>
@@ -71,7 +79,13 @@ export const addStats = (table: string) =>
       `${m}_last_t = greatest(${table}.${m}_last_t, excluded.${m}_last_t)`,
   )
 
-/** statColumns read from the rollup queue's stats array, the bucket being element `i` (1-based) of its keys. */
+/**
+ * The rollup queue's stats array as a value of its own: a stored one is compressed (TOAST), and each
+ * subscript of it would decompress it again.
+ */
+export const detoasted = (stats: string) => `${stats} || '{}'::float8[]`
+
+/** statColumns read from a detoasted stats array, the bucket being element `i` (1-based) of its keys. */
 export const queuedStats = (stats: string, i: string) =>
   statColumns
     .map((c, j) => {
@@ -82,19 +96,17 @@ export const queuedStats = (stats: string, i: string) =>
 
 export const queueKind = { newSamples: 0, minuteStats: 1, changedMinutes: 2 } as const
 
-/** What a write statement tells the rollup queue (migration 2): a kind, and client_ids, keys and stats as array literals. */
-export interface QueueEntry {
-  kind: number
-  clientIds: string
-  keys: string
-  stats: string | null
-}
+/**
+ * What a write statement tells the rollup queue (migration 2): a kind, and client_ids, keys and stats as
+ * array literals; new samples (kind 0) are the statement's own rows, its parameters written twice.
+ */
+export type QueueEntry = { kind: typeof queueKind.newSamples } | { kind: number; clientIds: string; keys: string; stats: string | null }
 
 const minute = widths[1]
 
 // A minute's statistics take 19 numbers against a sample's 5: a statement whose samples fill minutes this
-// densely queues its minutes' statistics, which cost PostgreSQL nothing to re-read; sparser ones (single
-// samples of many clients) queue the samples' keys, already sent once for the insert.
+// densely queues its minutes' statistics; sparser ones (single samples of many clients) queue the samples
+// themselves, from the parameters the insert already binds (nothing is parsed twice).
 const samplesPerMinuteForStats = 4
 
 const literal = (n: number | null) => (n === null ? 'NULL' : Object.is(n, -0) ? '-0' : String(n))
@@ -109,14 +121,11 @@ function minuteRuns(clientIds: number[], samples: Sample[]): number[] {
   return starts
 }
 
-/**
- * The queue entry of a plain insert of these rows (sorted by client and time, each (client, t) once), whose
- * `clientIds` and `t` literals the insert itself sends.
- */
-export function newSamplesEntry(clientIds: number[], samples: Sample[], idsLiteral: string, tLiteral: string): QueueEntry {
+/** The queue entry of a plain insert of these rows (sorted by client and time, each (client, t) once). */
+export function newSamplesEntry(clientIds: number[], samples: Sample[]): QueueEntry {
   const runs = minuteRuns(clientIds, samples)
   const minutes = runs.length - 1
-  if (samples.length < minutes * samplesPerMinuteForStats) return { kind: queueKind.newSamples, clientIds: idsLiteral, keys: tLiteral, stats: null }
+  if (samples.length < minutes * samplesPerMinuteForStats) return { kind: queueKind.newSamples }
   let ids = '', keys = '', stats = ''
   for (let r = 0; r < minutes; r++) {
     const from = runs[r], to = runs[r + 1]
