@@ -90,11 +90,12 @@ const settings = {
   ),
   wsMaxSubscriptions: row('WS_MAX_SUBSCRIPTIONS', integer(1, 10_000), '64', 'SUBSCRIBEs one WebSocket may hold at once'),
   wsMaxPending: row('WS_MAX_PENDING', integer(1, 1_000_000), '4096', 'messages of one WebSocket waiting for their replies; a client that sends more is disconnected'),
-  rollupIntervalMs: row('ROLLUP_INTERVAL_MS', integer(10, 3_600_000), '10000', 'how often the samples written since are folded into the 1-minute and 1-hour rollups'),
+  rollupIntervalMs: row('ROLLUP_INTERVAL_MS', integer(10, 3_600_000), '10000', 'how often the samples written since are folded into the 1-minute, 10-minute and 1-hour rollups'),
   // Coarser tiers are built from finer ones: each limit is at least the finer one's (checked below).
   retentionRaw: row('RETENTION_RAW', duration, 'off', "how long samples are kept (90d, 12h, ...; 'off': for ever)"),
   retention1m: row('RETENTION_1M', duration, 'off', 'how long 1-minute rollups are kept; at least RETENTION_RAW'),
-  retention1h: row('RETENTION_1H', duration, 'off', 'how long 1-hour rollups are kept; at least RETENTION_1M'),
+  retention10m: row('RETENTION_10M', duration, 'off', 'how long 10-minute rollups are kept; at least RETENTION_1M'),
+  retention1h: row('RETENTION_1H', duration, 'off', 'how long 1-hour rollups are kept; at least RETENTION_10M'),
   retentionCheckSeconds: row('RETENTION_CHECK_SECONDS', integer(1, 86400), '60', 'how often retention looks for data past its limits'),
   retentionUnitRows: row('RETENTION_UNIT_ROWS', integer(100, 1_000_000), '5000', 'rows one retention statement removes at most (then it pauses as long as it took)'),
 }
@@ -138,7 +139,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     }
     out[key] = result.output
   }
-  const chain = ['retentionRaw', 'retention1m', 'retention1h'] as const
+  const chain = ['retentionRaw', 'retention1m', 'retention10m', 'retention1h'] as const
   for (let i = 1; i < chain.length; i++) {
     const finer = out[chain[i - 1]] as number | undefined
     const coarser = out[chain[i]] as number | undefined

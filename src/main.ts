@@ -74,7 +74,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
     new Maintenance(db.sql, {
       rollupIntervalMs: config.rollupIntervalMs,
       retention: {
-        limits: [config.retentionRaw, config.retention1m, config.retention1h],
+        limits: [config.retentionRaw, config.retention1m, config.retention10m, config.retention1h],
         checkMs: config.retentionCheckSeconds * 1000,
         unitRows: config.retentionUnitRows,
       },

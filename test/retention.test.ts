@@ -1,5 +1,5 @@
 // Retention (issue 13): with limits set, each level loses exactly its rows older than its limit (samples by
-// the minute, minutes by the hour) and nothing else, while samples keep coming; downsampled slices over the
+// the minute, minutes by the 10 minutes, those by the hour) and nothing else, while samples keep coming; downsampled slices over the
 // removed samples are answered from the tiers, for steps the tiers can answer. Source only: the store and its
 // SQL are the same on every target.
 import assert from 'node:assert/strict'
@@ -35,6 +35,7 @@ describe('retention', { skip }, () => {
       ROLLUP_INTERVAL_MS: '20',
       RETENTION_RAW: '1h',
       RETENTION_1M: '3h',
+      RETENTION_10M: '4h',
       RETENTION_1H: '5h',
       RETENTION_CHECK_SECONDS: '1',
       RETENTION_UNIT_ROWS: '100',
@@ -76,8 +77,20 @@ describe('retention', { skip }, () => {
       const oldest = async (table: string, key: string) => Number((await db.unsafe(`select min(${key}) as m from ${table} where client_id = $1`, [id]))[0].m)
       const deadline = Date.now() + 30_000
       const t0 = Date.now() / 1000
-      const cuts = { raw: Math.floor((t0 - hour) / 60) * 60, m1: Math.floor((t0 - 3 * hour) / hour) * hour, h1: Math.floor((t0 - 5 * hour) / hour) * hour }
-      while ((await oldest('samples', 't')) < cuts.raw || (await oldest('samples_1m', 'b')) < cuts.m1 || (await oldest('samples_1h', 'b')) < cuts.h1) {
+      // Each level by the buckets of the next coarser one.
+      const cutsAt = (t: number) => ({
+        raw: Math.floor((t - hour) / 60) * 60,
+        m1: Math.floor((t - 3 * hour) / 600) * 600,
+        m10: Math.floor((t - 4 * hour) / hour) * hour,
+        h1: Math.floor((t - 5 * hour) / hour) * hour,
+      })
+      const cuts = cutsAt(t0)
+      while (
+        (await oldest('samples', 't')) < cuts.raw ||
+        (await oldest('samples_1m', 'b')) < cuts.m1 ||
+        (await oldest('samples_10m', 'b')) < cuts.m10 ||
+        (await oldest('samples_1h', 'b')) < cuts.h1
+      ) {
         assert.ok(Date.now() < deadline, 'retention did not remove the old rows within 30 s')
         await new Promise((r) => setTimeout(r, 50))
       }
@@ -85,10 +98,10 @@ describe('retention', { skip }, () => {
       await ingest
       const t1 = Date.now() / 1000
       // Nothing newer than the limits as of now was removed: the rows from there on are all there.
-      const kept = { raw: Math.floor((t1 - hour) / 60) * 60, m1: Math.floor((t1 - 3 * hour) / hour) * hour, h1: Math.floor((t1 - 5 * hour) / hour) * hour }
+      const kept = cutsAt(t1)
       const rawTimes = (await db<{ t: bigint }[]>`select t from samples where client_id = ${id} and t >= ${kept.raw} order by t`).map((r) => Number(r.t))
       assert.deepEqual(rawTimes, [...full.samples.keys()].filter((t) => t >= kept.raw).sort((a, b) => a - b))
-      for (const [table, from, width] of [['samples_1m', kept.m1, 60], ['samples_1h', kept.h1, hour]] as const) {
+      for (const [table, from, width] of [['samples_1m', kept.m1, 60], ['samples_10m', kept.m10, 600], ['samples_1h', kept.h1, hour]] as const) {
         const buckets = (await db.unsafe(`select b from ${table} where client_id = $1 and b >= $2 order by b`, [id, from])).map((r) => Number(r.b))
         assert.deepEqual(buckets, [...new Set([...full.samples.keys()].filter((t) => t >= from).map((t) => Math.floor(t / width) * width))].sort((a, b) => a - b), table)
       }
@@ -100,11 +113,15 @@ describe('retention', { skip }, () => {
       let res = await r(`step=60&agg=avg,min,max,last&start=${minutesFrom}&end=${minutesTo}`)
       assert.equal(res.status, 200, res.text)
       assertRows(res.text, expected(full, 60, ['avg', 'min', 'max', 'last'], minutesFrom, minutesTo), ['avg', 'min', 'max', 'last'], 'minutes over removed samples')
-      res = await r(`step=7200&agg=max,avg&start=${kept.h1 + hour}`)
+      res = await r(`step=1200&agg=min,last&start=${kept.m10 + 600}&end=${kept.m1 - 600}`)
       assert.equal(res.status, 200, res.text)
-      assertRows(res.text, expected(full, 7200, ['max', 'avg'], kept.h1 + hour), ['max', 'avg'], 'hours over removed minutes')
-      // Steps the remaining tiers cannot answer: not a multiple of a minute over removed samples, of an hour over removed minutes.
-      for (const query of [`step=7&start=${minutesFrom}`, 'step=90', `step=600&start=${kept.h1 + hour}`]) {
+      assertRows(res.text, expected(full, 1200, ['min', 'last'], kept.m10 + 600, kept.m1 - 600), ['min', 'last'], '10 minutes over removed minutes')
+      res = await r(`step=3600&agg=max,avg&start=${kept.h1}`)
+      assert.equal(res.status, 200, res.text)
+      assertRows(res.text, expected(full, 3600, ['max', 'avg'], kept.h1), ['max', 'avg'], 'hours over removed 10 minutes')
+      // Steps the remaining tiers cannot answer: not a multiple of a minute over removed samples, of 10
+      // minutes over removed minutes, of an hour over removed 10 minutes.
+      for (const query of [`step=7&start=${minutesFrom}`, 'step=90', `step=60&start=${kept.m10 + 600}`, `step=600&start=${kept.h1}`]) {
         const refused = await r(query)
         assert.deepEqual([refused.status, refused.json()], [400, { error: 'value error' }], query)
       }
@@ -138,7 +155,8 @@ describe('retention', { skip }, () => {
   test('limits that shrink towards coarser tiers, or a bad duration, stop the server at start', async () => {
     for (const [env, message] of [
       [{ RETENTION_RAW: '2d', RETENTION_1M: '1d' }, /RETENTION_1M must be at least RETENTION_RAW/],
-      [{ RETENTION_1H: '30d' }, /RETENTION_1M must be at least RETENTION_RAW, and 'off' unless that is set too|RETENTION_1H must be at least RETENTION_1M/],
+      [{ RETENTION_1H: '30d' }, /RETENTION_1H must be at least RETENTION_10M, and 'off' unless that is set too/],
+      [{ RETENTION_RAW: '1d', RETENTION_1M: '1d', RETENTION_10M: '2d', RETENTION_1H: '1d' }, /RETENTION_1H must be at least RETENTION_10M/],
       [{ RETENTION_RAW: '90 days' }, /Invalid RETENTION_RAW/],
       [{ RETENTION_RAW: '0d' }, /Invalid RETENTION_RAW/],
     ] as const) {

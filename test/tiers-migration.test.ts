@@ -34,14 +34,14 @@ test('an existing history is rolled up by the migration', { skip: target === 'so
     try {
       assert.match(server.output(), /applied migrations 2\n/)
       const http = client(server.url)
-      for (const [step, aggs] of [[60, ['avg', 'min', 'max', 'last']], [3600, ['last', 'max']], [600, ['avg']]] as const) {
+      for (const [step, aggs] of [[60, ['avg', 'min', 'max', 'last']], [3600, ['last', 'max']], [600, ['avg']], [1800, ['min', 'last']]] as const) {
         const res = await http.get(`/client/${basic('old', 'pw')}/time/report?step=${step}&agg=${aggs.join(',')}`)
         assert.equal(res.status, 200, res.text)
         assertRows(res.text, expected(log, step, [...aggs]), [...aggs], `step=${step}`)
       }
-      const [{ minutes, hours }] = await sql<{ minutes: number; hours: number }[]>`
-        select (select count(*)::int4 from samples_1m) as minutes, (select count(*)::int4 from samples_1h) as hours`
-      assert.deepEqual({ minutes, hours }, { minutes: 181 + 2, hours: 4 + 1 })
+      const [counts] = await sql<{ minutes: number; tens: number; hours: number }[]>`
+        select (select count(*)::int4 from samples_1m) as minutes, (select count(*)::int4 from samples_10m) as tens, (select count(*)::int4 from samples_1h) as hours`
+      assert.deepEqual({ ...counts }, { minutes: 181 + 2, tens: 19 + 1, hours: 4 + 1 })
     } finally {
       assert.equal(await server.stop(), 0, server.output())
     }

@@ -1,8 +1,8 @@
 // Where a downsampled slice reads each second from: the coarsest level whose buckets lie wholly inside a
 // step's bucket, and the finer levels (the samples last) for the edges. A step that is a multiple of an hour
-// reads hours only; 600 reads minutes; 2592 reads 43 minutes a bucket and the samples of the minute its edge
-// splits. Buckets of a level that hold a minute a merge changed, not yet recomputed, are read from the finer
-// level instead, and that minute from its samples.
+// reads hours only; 600 reads 10 minutes; 2592 reads three or four 10 minutes a bucket, the minutes to its
+// edges and the samples of the minute an edge splits. Buckets of a level that hold a minute a merge changed,
+// not yet recomputed, are read from the finer level instead, and that minute from its samples.
 import { widths } from './tiers.js'
 
 /** Ranges [lo[i], hi[i]) of one level, in time order. */

@@ -184,7 +184,9 @@ export function bucketSlices(sql: Sql) {
     const from = Math.floor(Math.max(start, 0) / step) * step
     const to = Math.floor(Math.min(end, maxTime) / step) * step + step
     if (from >= to) return
-    const perWindow = Math.max(1, Math.min(Math.floor(windowBytes / (8 * bucketRowDoubles(aggs))), Math.floor(windowReadRows / rowsPerBucket(step))))
+    // A short range is split evenly over the windows read at once, a long one into windows of the bounds.
+    const bounded = Math.min(Math.floor(windowBytes / (8 * bucketRowDoubles(aggs))), Math.floor(windowReadRows / rowsPerBucket(step)))
+    const perWindow = Math.max(1, Math.min(bounded, Math.ceil((to - from) / step / windowsInFlight)))
     const text = statementFor(aggs)
 
     const plan = async (cursor: number, checkStep: boolean): Promise<Planned | undefined> => {

@@ -31,7 +31,7 @@ const migrations: { version: number; name: string; sql: string }[] = [
     sql: `
       -- Per client and bucket (b: its first second): samples, and per metric how many carried it, their sum,
       -- min and max, and the value and time of the latest that carried it. A minute's bucket is built from the
-      -- samples, an hour's from its minutes (store/tiers.ts).
+      -- samples, a 10 minutes' from its minutes, an hour's from its 10 minutes (store/tiers.ts).
       create table samples_1m (
         client_id integer not null,
         b bigint not null,
@@ -44,6 +44,7 @@ const migrations: { version: number; name: string; sql: string }[] = [
         storage_min double precision, storage_max double precision, storage_last double precision, storage_last_t bigint,
         primary key (client_id, b)
       );
+      create table samples_10m (like samples_1m including all);
       create table samples_1h (like samples_1m including all);
       -- What each write added, not yet in the tiers: one row a write statement, no index (each rollup pass
       -- takes every row there is). kind 0: new samples (client_ids[i], keys[i], cpu[i], mem[i], storage[i]);
@@ -58,8 +59,8 @@ const migrations: { version: number; name: string; sql: string }[] = [
         mem double precision[],
         storage double precision[]
       );
-      -- Per client and level (0 the samples, 1 the minutes, 2 the hours): retention removed that level's rows
-      -- before this time.
+      -- Per client and level (0 the samples, 1 the minutes, 2 the 10 minutes, 3 the hours): retention removed
+      -- that level's rows before this time.
       create table tier_horizons (
         client_id integer not null,
         level smallint not null,
@@ -79,6 +80,14 @@ const migrations: { version: number; name: string; sql: string }[] = [
               count(storage), coalesce(sum(storage), 0), min(storage), max(storage),
               (max(array[t::float8, storage]) filter (where storage is not null))[2], max(t) filter (where storage is not null)
           from samples where client_id = c group by 1, 2;
+          insert into samples_10m
+          select client_id, b / 600 * 600, sum(n), sum(cpu_n), sum(cpu_sum), min(cpu_min), max(cpu_max),
+              (max(array[cpu_last_t::float8, cpu_last]) filter (where cpu_n > 0))[2], max(cpu_last_t),
+              sum(mem_n), sum(mem_sum), min(mem_min), max(mem_max),
+              (max(array[mem_last_t::float8, mem_last]) filter (where mem_n > 0))[2], max(mem_last_t),
+              sum(storage_n), sum(storage_sum), min(storage_min), max(storage_max),
+              (max(array[storage_last_t::float8, storage_last]) filter (where storage_n > 0))[2], max(storage_last_t)
+          from samples_1m where client_id = c group by 1, 2;
           insert into samples_1h
           select client_id, b / 3600 * 3600, sum(n), sum(cpu_n), sum(cpu_sum), min(cpu_min), max(cpu_max),
               (max(array[cpu_last_t::float8, cpu_last]) filter (where cpu_n > 0))[2], max(cpu_last_t),
@@ -86,7 +95,7 @@ const migrations: { version: number; name: string; sql: string }[] = [
               (max(array[mem_last_t::float8, mem_last]) filter (where mem_n > 0))[2], max(mem_last_t),
               sum(storage_n), sum(storage_sum), min(storage_min), max(storage_max),
               (max(array[storage_last_t::float8, storage_last]) filter (where storage_n > 0))[2], max(storage_last_t)
-          from samples_1m where client_id = c group by 1, 2;
+          from samples_10m where client_id = c group by 1, 2;
         end loop;
       end $$;
     `,

@@ -1,8 +1,9 @@
 // Retention: a level's rows (the samples, or a tier's buckets) older than its limit, by the sample's time
 // against the server's clock, are removed client by client in small work units. A level is removed in whole
-// buckets of the next coarser level (samples by the minute, minutes by the hour), and never past the finer
-// level's horizon, so that a coarser bucket is always either built from complete finer ones or kept as it
-// is. The samples of a minute still in the rollup queue stay until a pass has counted them.
+// buckets of the next coarser level (samples by the minute, minutes by the 10 minutes, those by the hour),
+// and never past the finer level's horizon, so that a coarser bucket is always either built from complete
+// finer ones or kept as it is. The samples of a minute still in the rollup queue stay until a pass has
+// counted them.
 import type { Sql } from 'postgres'
 import { horizonColumns, maintenanceLock } from './rollup.js'
 import { queueKind, tiers, widths } from './tiers.js'

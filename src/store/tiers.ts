@@ -16,9 +16,12 @@ export interface Tier {
   name: string
 }
 
+// Ten minutes between the minute and the hour: a step of 2592 reads about 16 buckets instead of 43, one of
+// 31536 (a year in 1,000 points) about 35 instead of 125.
 export const tiers: readonly Tier[] = [
   { level: 1, table: 'samples_1m', width: 60, name: '1M' },
-  { level: 2, table: 'samples_1h', width: 3600, name: '1H' },
+  { level: 2, table: 'samples_10m', width: 600, name: '10M' },
+  { level: 3, table: 'samples_1h', width: 3600, name: '1H' },
 ]
 
 /** The width of each level's buckets, level 0 (the samples) being 1. */
