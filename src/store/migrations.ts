@@ -67,9 +67,11 @@ const migrations: { version: number; name: string; sql: string }[] = [
         before bigint not null,
         primary key (client_id, level)
       );
-      -- The history so far, client by client.
+      -- The history so far, client by client: minutes from the samples, then each coarser tier from the finer.
       do $$
-      declare c integer;
+      declare
+        c integer;
+        tier record;
       begin
         for c in select id from clients loop
           insert into samples_1m
@@ -80,22 +82,18 @@ const migrations: { version: number; name: string; sql: string }[] = [
               count(storage), coalesce(sum(storage), 0), min(storage), max(storage),
               (max(array[t::float8, storage]) filter (where storage is not null))[2], max(t) filter (where storage is not null)
           from samples where client_id = c group by 1, 2;
-          insert into samples_10m
-          select client_id, b / 600 * 600, sum(n), sum(cpu_n), sum(cpu_sum), min(cpu_min), max(cpu_max),
-              (max(array[cpu_last_t::float8, cpu_last]) filter (where cpu_n > 0))[2], max(cpu_last_t),
-              sum(mem_n), sum(mem_sum), min(mem_min), max(mem_max),
-              (max(array[mem_last_t::float8, mem_last]) filter (where mem_n > 0))[2], max(mem_last_t),
-              sum(storage_n), sum(storage_sum), min(storage_min), max(storage_max),
-              (max(array[storage_last_t::float8, storage_last]) filter (where storage_n > 0))[2], max(storage_last_t)
-          from samples_1m where client_id = c group by 1, 2;
-          insert into samples_1h
-          select client_id, b / 3600 * 3600, sum(n), sum(cpu_n), sum(cpu_sum), min(cpu_min), max(cpu_max),
-              (max(array[cpu_last_t::float8, cpu_last]) filter (where cpu_n > 0))[2], max(cpu_last_t),
-              sum(mem_n), sum(mem_sum), min(mem_min), max(mem_max),
-              (max(array[mem_last_t::float8, mem_last]) filter (where mem_n > 0))[2], max(mem_last_t),
-              sum(storage_n), sum(storage_sum), min(storage_min), max(storage_max),
-              (max(array[storage_last_t::float8, storage_last]) filter (where storage_n > 0))[2], max(storage_last_t)
-          from samples_10m where client_id = c group by 1, 2;
+          for tier in select * from (values ('samples_10m', 600, 'samples_1m'), ('samples_1h', 3600, 'samples_10m')) as v(target, width, finer) loop
+            execute format($sql$
+              insert into %I
+              select client_id, b / %s * %s, sum(n), sum(cpu_n), sum(cpu_sum), min(cpu_min), max(cpu_max),
+                  (max(array[cpu_last_t::float8, cpu_last]) filter (where cpu_n > 0))[2], max(cpu_last_t),
+                  sum(mem_n), sum(mem_sum), min(mem_min), max(mem_max),
+                  (max(array[mem_last_t::float8, mem_last]) filter (where mem_n > 0))[2], max(mem_last_t),
+                  sum(storage_n), sum(storage_sum), min(storage_min), max(storage_max),
+                  (max(array[storage_last_t::float8, storage_last]) filter (where storage_n > 0))[2], max(storage_last_t)
+              from %I where client_id = $1 group by 1, 2
+            $sql$, tier.target, tier.width, tier.width, tier.finer) using c;
+          end loop;
         end loop;
       end $$;
     `,
