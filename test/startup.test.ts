@@ -108,7 +108,7 @@ describe('start-up and shutdown', () => {
       const db = postgres(fresh.url, { max: 1 })
       assert.deepEqual(
         (await db`select version from schema_migrations order by version`).map((r) => r.version),
-        [1],
+        [1, 2],
       )
       await db.end()
       for (const s of servers) assert.equal(await s.stop(), 0)
