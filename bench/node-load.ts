@@ -4,7 +4,7 @@
 // lane's connections share one rotation: each request is from the lane's next client.
 import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { body, contentTypes, samplesPerBody } from './bodies.js'
+import { accepted, body, contentTypes, samplesPerBody, target } from './bodies.js'
 import { Rotation } from './fleet.js'
 import { Histogram } from './histogram.js'
 import type { HttpLoad, WorkerResult } from './load.js'
@@ -14,7 +14,7 @@ const { hostname, port } = new URL(load.url)
 const perBody = samplesPerBody[load.kind]
 const histogram = new Histogram()
 const result: Omit<WorkerResult, 'histogram' | 'seconds'> = { sent: 0, acked: 0, samples: 0, rejected: 0, lost: 0 }
-const rotation = new Rotation(load.paths, load.firstTime, perBody)
+const rotation = new Rotation(load.paths.map((path) => target(load.kind, path)), load.firstTime, perBody)
 
 interface Reply {
   status: number
@@ -44,9 +44,10 @@ class Connection {
     this.#socket.on('close', () => fail(new Error('connection closed by the server')))
   }
 
-  post(path: string, text: string): Promise<Reply> {
+  post({ path, authorization }: { path: string; authorization?: string }, text: string): Promise<Reply> {
     this.#socket.write(
       `POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: ${contentTypes[load.kind]}\r\n` +
+        (authorization ? `Authorization: ${authorization}\r\n` : '') +
         `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
     )
     return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }))
@@ -98,16 +99,17 @@ function chunked(buffer: Buffer, start: number): Framed | undefined {
 async function run(deadline: number): Promise<void> {
   let connection = new Connection()
   while (performance.now() < deadline) {
-    const { client: path, time } = rotation.next()
+    const { client, time } = rotation.next()
     const text = body(load.kind, time)
     result.sent++
     const start = performance.now()
     try {
-      const { status, body: reply } = await connection.post(path, text)
+      const { status, body: reply } = await connection.post(client, text)
       histogram.record((performance.now() - start) * 1000)
-      if (status === 202) {
+      const stored = accepted(load.kind, status, reply)
+      if (stored !== undefined) {
         result.acked++
-        result.samples += perBody === 1 ? 1 : (JSON.parse(reply) as { accepted: number }).accepted
+        result.samples += stored
       } else {
         result.rejected++
         result.firstError ??= `${status} ${reply.slice(0, 200)}`

@@ -1,14 +1,16 @@
 // Whether the server has a feature yet, asked with one small request before its load phase runs: a phase
 // for a missing feature is printed as "not supported by this server" instead of failing the bench.
 import WebSocket from 'ws'
-import { body, contentTypes, type BodyKind } from './bodies.js'
+import { accepted, body, contentTypes, target, type BodyKind } from './bodies.js'
 import type { Client } from './clients.js'
 
 /** undefined when supported, else why not. The probe's two samples go to `client` at times from `time`. */
 export async function probeBatch(url: string, client: Client, kind: BodyKind, time: number): Promise<string | undefined> {
-  const res = await fetch(url + client.path, { method: 'POST', headers: { 'content-type': contentTypes[kind] }, body: body(kind, time, 2) })
+  const { path, authorization } = target(kind, client.path)
+  const headers: Record<string, string> = { 'content-type': contentTypes[kind], ...(authorization ? { authorization } : {}) }
+  const res = await fetch(url + path, { method: 'POST', headers, body: body(kind, time, 2) })
   const text = await res.text()
-  if (res.status === 202 && /"accepted":\s*2\b/.test(text)) return undefined
+  if (accepted(kind, res.status, text, 2) === 2) return undefined
   return `a POST of 2 samples was answered HTTP ${res.status} ${text.slice(0, 200)}`
 }
 

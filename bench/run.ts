@@ -130,6 +130,7 @@ const specs: IngestSpec[] = [
   httpSpec('1 HTTP single (form)', 'single', 'form', singleConnections, true, () => [bareHttp, 'bare uWS']),
   httpSpec('2 HTTP batch (JSON array)', 'batch-json', 'json-array', batchConnections, true, () => [copy, 'COPY']),
   httpSpec('2 HTTP batch (NDJSON)', 'batch-ndjson', 'ndjson', batchConnections, false, () => [copy, 'COPY']),
+  httpSpec('2 HTTP batch (line protocol)', 'batch-lp', 'line-protocol', batchConnections, false, () => [copy, 'COPY']),
   {
     name: '3 WebSocket',
     group: 'ws',
@@ -215,8 +216,9 @@ async function ingest(phaseClients: Client[], run: (cs: Client[], seconds: numbe
 // Asked once a body kind (a fleet row and its comparison row share it): its two samples go to the probe client,
 // at seconds of the kind's own.
 const batchProbes = new Map<BodyKind, Promise<string | undefined>>()
+const probeTimes: Record<BodyKind, number> = { form: firstTime - 4, 'json-array': firstTime - 2, ndjson: firstTime, 'line-protocol': firstTime + 2 }
 const probeOnce = (kind: BodyKind) => {
-  if (!batchProbes.has(kind)) batchProbes.set(kind, probeBatch(server.url, clients.probe[0], kind, kind === 'ndjson' ? firstTime : firstTime - 2))
+  if (!batchProbes.has(kind)) batchProbes.set(kind, probeBatch(server.url, clients.probe[0], kind, probeTimes[kind]))
   return batchProbes.get(kind)!
 }
 

@@ -5,14 +5,16 @@ import type { Authenticator } from './auth/authenticator.js'
 import { Refusal, unavailable } from './errors.js'
 import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
+import { influxRoutes } from './http/influx.js'
 import { monitorRoutes } from './http/monitor.js'
 import { jsonReply, textReply, type Reply, type Request } from './http/reply.js'
-import { Router } from './http/router.js'
+import { Router, type ErrorStyle } from './http/router.js'
 import { siteRoutes } from './http/site.js'
 import { createIngest } from './ingest/entry.js'
 import type { Writer } from './ingest/writer.js'
-import { isDatabaseUnavailable } from './store/db.js'
+import { isDatabaseUnavailable } from './store/health.js'
 import type { SampleStore } from './store/samples.js'
+import { dumps, type PyValue } from './wire/pyjson.js'
 import { EchoSession, type Connection } from './ws/echo.js'
 
 export interface Services {
@@ -26,6 +28,7 @@ export interface Services {
   now: () => number
   maxBatchSamples: number
   maxInflatedBytes: number
+  monitorMaxWaiting: number
   logError: (message: string, error: unknown) => void
   /** WebSocket limits: see EchoServices. */
   ws: { maxSubscriptions: number; maxPending: number; maxBufferedBytes: number; stallMs: number }
@@ -33,6 +36,8 @@ export interface Services {
 
 export interface App {
   handle(req: Request): Promise<Reply>
+  /** Whether this request's body is to be read at all (see Router.takesBody). */
+  takesBody(method: string, path: string): boolean
   /** The reply for a failure outside `handle`, such as a body that could not be read. */
   errorReply(error: unknown, req: Pick<Request, 'method' | 'path'>): Reply
   /** A streamed reply failed after its status went out: nothing can be told any more, but it is logged. */
@@ -46,12 +51,46 @@ const internalError = new Refusal(500, 'internal error')
 const databaseUnavailable = () => unavailable('database unavailable')
 const upgradeRequired = jsonReply(426, { error: 'this is a WebSocket endpoint: connect with a WebSocket client' }, { upgrade: 'websocket' })
 
-/** A refusal as an HTTP reply: its reason (as text or in JSON beside its detail) and the headers it implies. */
-function replyOf({ status, reason, detail, options }: Refusal): Reply {
+// InfluxDB's error codes (its `{"code", "message"}` body) for our statuses.
+const influxCodes: Record<number, string> = {
+  400: 'invalid',
+  401: 'unauthorized',
+  404: 'not found',
+  405: 'method not allowed',
+  413: 'request too large',
+  415: 'unsupported media type',
+  429: 'too many requests',
+  500: 'internal error',
+  503: 'unavailable',
+}
+// Telegraf keeps a batch refused with these and writes it again later; a Retry-After tells it when. Without one of
+// the refusal's own: its default flush interval.
+const influxRetried = new Set([401, 413, 429, 503])
+const influxRetrySeconds = 10
+
+const detailText = (value: PyValue) => (typeof value === 'string' ? value : dumps(value))
+
+/** InfluxDB's error body: the reason, where (line 3, field mem) and why, in one message. */
+function influxBody({ status, reason, detail }: Refusal): PyValue {
+  const { detail: why, ...where } = detail
+  let message = [reason, ...Object.entries(where).map(([key, value]) => `${key} ${detailText(value)}`)].join(', ')
+  if (why !== undefined) message += `: ${detailText(why)}`
+  return { code: influxCodes[status] ?? 'invalid', message }
+}
+
+/** A refusal as an HTTP reply in a route's style: its reason (as text, or in JSON beside its detail) and the headers it implies. */
+function replyOf(refusal: Refusal, style: ErrorStyle): Reply {
+  const { status, reason, detail, options } = refusal
   const headers: Record<string, string> = {}
-  if (options.retryAfter !== undefined) headers['retry-after'] = String(options.retryAfter)
+  const retryAfter = options.retryAfter ?? (style === 'influx' && influxRetried.has(status) ? influxRetrySeconds : undefined)
+  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter)
   if (options.allow) headers.allow = options.allow.join(', ')
-  const reply = options.plain ? textReply(status, reason, headers) : jsonReply(status, { error: reason, ...detail }, headers)
+  const reply =
+    style === 'influx'
+      ? jsonReply(status, influxBody(refusal), headers)
+      : options.plain
+        ? textReply(status, reason, headers)
+        : jsonReply(status, { error: reason, ...detail }, headers)
   return options.close ? { ...reply, close: true } : reply
 }
 
@@ -60,6 +99,7 @@ export function createApp(services: Services): App {
   const router = new Router()
   siteRoutes(router, services.databaseReady)
   clientRoutes(router, { ...services, ingest })
+  influxRoutes(router, { ...services, ingest })
   monitorRoutes(router, services)
   router.add('/echo', { GET: () => upgradeRequired })
 
@@ -70,8 +110,9 @@ export function createApp(services: Services): App {
     services.logError(`${where} failed`, error)
     return internalError
   }
-  const describe = (req: Pick<Request, 'method' | 'path'>) => `${req.method} ${req.path}`
-  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>) => replyOf(refusalOf(error, describe(req)))
+  // Never the path as sent: it can hold a client_id, which is a credential.
+  const describe = (req: Pick<Request, 'method' | 'path'>) => `${req.method} ${router.patternOf(req.path)}`
+  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>) => replyOf(refusalOf(error, describe(req)), router.errorStyle(req.path))
 
   return {
     async handle(req) {
@@ -82,6 +123,7 @@ export function createApp(services: Services): App {
         return errorReply(e, req)
       }
     },
+    takesBody: (method, path) => router.takesBody(method, path),
     errorReply,
     streamFailed: (error, req) => void refusalOf(error, describe(req)),
     socketPath: '/echo',

@@ -27,13 +27,15 @@ export class Refusal extends Error {
   }
 }
 
-type Detail = Record<string, PyValue>
+export type Detail = Record<string, PyValue>
 
 export const badRequest = (reason: string, detail?: Detail) => new Refusal(400, reason, detail)
 export const valueError = (detail?: Detail) => badRequest('value error', detail)
 export const incorrectDataSize = (detail?: Detail) => badRequest('incorrect data size', detail)
 export const invalidJson = (cause: unknown, detail?: Detail) =>
   badRequest('invalid JSON', { ...detail, detail: cause instanceof Error ? cause.message : String(cause) })
+export const invalidLineProtocol = (detail: Detail) => badRequest('invalid line protocol', detail)
+export const invalidPrecision = (given: string) => badRequest('invalid precision', { detail: `${JSON.stringify(given)} is not one of ns, us, ms, s, m, h` })
 export const badUnits = () => new Refusal(400, 'Bad units provided', {}, { plain: true })
 export const unauthorized = () => new Refusal(401, 'authorization error')
 export const unsupportableUsername = () => new Refusal(401, 'unsupportable username')
@@ -44,6 +46,8 @@ export const logEmpty = () => new Refusal(406, 'log is empty')
 export const bodyTooLarge = (limit: number) => new Refusal(413, `body over the limit of ${limit} bytes (MAX_BODY_BYTES)`, {}, { close: true })
 export const inflatedTooLarge = (limit: number) => new Refusal(413, `inflated body over the limit of ${limit} bytes (MAX_INFLATED_BYTES)`)
 export const batchTooLarge = (max: number) => new Refusal(413, `a batch holds at most ${max} samples (MAX_BATCH_SAMPLES)`)
+export const bodyTimeout = (seconds: number) => new Refusal(408, `the body did not arrive within ${seconds} s (BODY_TIMEOUT_SECONDS)`, {}, { close: true })
 export const unsupportedEncoding = (coding: string) => new Refusal(415, `Content-Encoding ${coding} is not supported; use gzip or none`)
 export const tooManyRequests = (retryAfter: number) => new Refusal(429, 'too many failed logins, try again later', {}, { retryAfter })
+export const tooManyRegistrations = (retryAfter: number) => new Refusal(429, 'too many registrations from this address, try again later', {}, { retryAfter })
 export const unavailable = (reason: string, options: RefusalOptions = {}) => new Refusal(503, reason, {}, { retryAfter: 1, ...options })

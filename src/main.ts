@@ -2,6 +2,7 @@
 // start-up's steps in reverse order.
 import { createApp } from './app.js'
 import { Authenticator } from './auth/authenticator.js'
+import { LoginThrottle } from './auth/throttle.js'
 import { ConfigError, helpText, loadConfig, type Config } from './config.js'
 import { LoadLog } from './host/load-log.js'
 import { HostSampler } from './host/sampler.js'
@@ -9,6 +10,7 @@ import { GroupWriter } from './ingest/writer.js'
 import { clientStore } from './store/clients.js'
 import { Maintenance } from './store/maintenance.js'
 import { openDatabase } from './store/db.js'
+import { loginStore } from './store/logins.js'
 import { sampleStore } from './store/samples.js'
 import type { Serve } from './transport/policy.js'
 
@@ -21,21 +23,25 @@ function fail(message: string, code = 1): never {
   process.exit(code)
 }
 
+// Deno's own global, which this Node project has no declarations for.
+declare const Deno: { version: { deno: string } }
+
 /**
- * The transport for this runtime, loaded only when it is the one used: the uWS module loads a native binary
- * (in the bundle it exits without one), which no other runtime can.
+ * The transport for this runtime, and the runtime's name for the start-up log. It is loaded only when it is
+ * the one used: the uWS module loads a native binary, which no other runtime can.
  */
-async function loadTransport(): Promise<Serve> {
-  if ('Deno' in globalThis) return (await import('./transport/deno.js')).serve
-  const { nativeLoaded, serve } = await import('./transport/uws.js')
-  if (!nativeLoaded) {
+async function loadTransport(config: Config): Promise<{ serve: Serve; runtime: string }> {
+  if ('Deno' in globalThis) return { serve: (await import('./transport/deno.js')).serve, runtime: `Deno ${Deno.version.deno} (Deno.serve)` }
+  const node = `Node.js ${process.versions.node} on ${process.platform}-${process.arch}`
+  const uws = (await import('./transport/uws.js')).loadUws(config.maxHeaderBytes)
+  if ('problem' in uws) {
     fail(
-      "uWebSockets.js's native binary did not load (see the warning above). " +
-        `This build supports Node.js 16, 18 and 20 on ${process.platform}-${process.arch}; this is Node.js ${process.versions.node}. ` +
+      `no uWebSockets.js binary loads on ${node} (ABI ${process.versions.modules}): ${uws.problem}. ` +
+        'It runs on Node.js 20, 22 and 24; on Linux, 22 and 24 need glibc 2.38 or newer (Debian 13, Ubuntu 24.04). ' +
         'Use the single executable (npm run build:exe), the Docker image or Deno, which carry a runtime it supports.',
     )
   }
-  return serve
+  return { serve: uws.serve, runtime: `${node}, uWebSockets.js ${uws.binary.version} (${uws.binary.file})` }
 }
 
 /** What start-up has brought up so far, each with the step that takes it down again. */
@@ -52,14 +58,23 @@ class Steps {
 }
 
 async function main(config: Config, steps: Steps): Promise<void> {
-  const serve = await loadTransport()
+  const { serve, runtime } = await loadTransport(config)
+  log(`runtime: ${runtime}`)
   const startedAt = new Date()
   // The first host snapshot and the database start-up take the longest: do them at once, and if either
   // fails, leave nothing running (an embedded PostgreSQL would outlive us).
   const [sampled, opened] = await Promise.allSettled([
     HostSampler.start(config.storagePath, config.samplePeriodMs),
     openDatabase(
-      { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, writeConnections: config.ingestConcurrency },
+      {
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        poolSize: config.dbPoolSize,
+        writeConnections: config.ingestConcurrency,
+        timeoutMs: config.dbTimeoutMs,
+        statementTimeoutMs: config.dbStatementTimeoutMs,
+        fatal: (e) => void shutDown(`${e.message}\nexiting so that a supervisor can start the server again`, 1),
+      },
       log,
     ),
   ])
@@ -69,7 +84,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
   if (opened.status === 'rejected') throw opened.reason
   const sampler = sampled.value
   const db = opened.value
-  const samples = sampleStore(db.sql, db.writeSql)
+  const samples = sampleStore(db.sql, db.writeSql, db.health)
   steps.add(
     new Maintenance(db.sql, {
       rollupIntervalMs: config.rollupIntervalMs,
@@ -92,20 +107,27 @@ async function main(config: Config, steps: Steps): Promise<void> {
     }),
     (w) => w.drain(),
   )
-  const app = createApp({
-    auth: new Authenticator(clientStore(db.sql), {
-      cacheSize: config.authCacheSize,
+  const throttle = steps.add(
+    await LoginThrottle.start(loginStore(db.sql, db.health), {
       maxFailures: config.loginMaxFailures,
+      maxFailuresPerUsername: config.loginMaxFailuresPerUsername,
       lockSeconds: config.loginLockSeconds,
+      registerMax: config.registerMaxPerAddress,
+      registerWindowSeconds: config.registerWindowSeconds,
     }),
+    (t) => t.stop(),
+  )
+  const app = createApp({
+    auth: new Authenticator(clientStore(db.sql, db.health), throttle, { cacheSize: config.authCacheSize }),
     writer,
     samples,
     sampler,
     startedAt,
-    databaseReady: async () => void (await db.sql`select 1`),
+    databaseReady: async () => void (await db.health.guard(() => db.sql`select 1`)),
     now: () => Math.floor(Date.now() / 1000),
     maxBatchSamples: config.maxBatchSamples,
     maxInflatedBytes: config.maxInflatedBytes,
+    monitorMaxWaiting: config.monitorMaxWaiting,
     logError,
     ws: {
       maxSubscriptions: config.wsMaxSubscriptions,
@@ -124,22 +146,17 @@ async function main(config: Config, steps: Steps): Promise<void> {
       port: config.port,
       maxBodyBytes: config.maxBodyBytes,
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
+      maxBufferedBodyBytesPerPeer: config.maxBufferedBodyBytesPerPeer,
+      bodyTimeoutSeconds: config.bodyTimeoutSeconds,
       maxSocketBackpressure: config.wsMaxBufferedBytes * 4,
       socketIdleSeconds: config.wsIdleSeconds,
       stallMs: config.stallSeconds * 1000,
+      trustedProxies: config.trustedProxies ?? [],
     }),
     (s) => s.close(),
   )
-  let stopping = false
-  const stop = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    log(`${signal}: shutting down`)
-    await steps.undo()
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stop('SIGINT'))
-  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void shutDown('SIGINT: shutting down', 0))
+  process.on('SIGTERM', () => void shutDown('SIGTERM: shutting down', 0))
   // Only now, with the shutdown in place: whoever waits for this line may stop the server at once.
   log(`database: ${db.description}`)
   if (config.loadLogPath !== 'off') log(`writing the server's load to ${config.loadLogPath}`)
@@ -159,6 +176,22 @@ try {
   throw e
 }
 const steps = new Steps()
+let stopping = false
+/**
+ * Undoes the start-up, then exits with `code`; past SHUTDOWN_SECONDS (a database that does not answer, a slice
+ * still streaming) it exits all the same, with 1.
+ */
+async function shutDown(reason: string, code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  log(reason)
+  setTimeout(() => {
+    log(`still shutting down after ${config.shutdownSeconds} s: exiting`)
+    process.exit(1)
+  }, config.shutdownSeconds * 1000).unref()
+  await steps.undo()
+  process.exit(code)
+}
 main(config, steps).catch(async (e: unknown) => {
   await steps.undo()
   fail(e instanceof Error ? e.message : String(e))

@@ -4,26 +4,31 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { createApp, type App } from '../src/app.js'
 import { Authenticator } from '../src/auth/authenticator.js'
+import { LoginThrottle } from '../src/auth/throttle.js'
 import { HostSampler } from '../src/host/sampler.js'
 import type { Reply, Request } from '../src/http/reply.js'
 import { GroupWriter } from '../src/ingest/writer.js'
 import { clientStore } from '../src/store/clients.js'
 import { openDatabase, type Database } from '../src/store/db.js'
+import { loginStore } from '../src/store/logins.js'
 import { sampleStore } from '../src/store/samples.js'
 import { basic, uniqueName } from './http.js'
 import { databaseUrl } from './server.js'
 
 let db: Database
+let throttle: LoginThrottle
 let sampler: HostSampler
 let app: App
 let ready: () => Promise<void>
 const logged: string[] = []
 
 before(async () => {
-  ;[db, sampler] = await Promise.all([openDatabase({ databaseUrl: databaseUrl(), dataDir: '', poolSize: 2, writeConnections: 1 }, () => {}), HostSampler.start('/')])
-  const samples = sampleStore(db.sql, db.writeSql)
+  const options = { databaseUrl: databaseUrl(), dataDir: '', poolSize: 2, writeConnections: 1, timeoutMs: 1000, statementTimeoutMs: 10_000, fatal: () => {} }
+  ;[db, sampler] = await Promise.all([openDatabase(options, () => {}), HostSampler.start('/')])
+  const samples = sampleStore(db.sql, db.writeSql, db.health)
+  throttle = await LoginThrottle.start(loginStore(db.sql, db.health), { maxFailures: 5, maxFailuresPerUsername: 20, lockSeconds: 60, registerMax: 100, registerWindowSeconds: 60 })
   app = createApp({
-    auth: new Authenticator(clientStore(db.sql), { cacheSize: 10, maxFailures: 5, lockSeconds: 60 }),
+    auth: new Authenticator(clientStore(db.sql, db.health), throttle, { cacheSize: 10 }),
     writer: new GroupWriter((ids, rows) => samples.write(ids, rows), { maxQueued: 100, queueWaitMs: 100, maxBatchRows: 100, concurrency: 1 }),
     samples,
     sampler,
@@ -32,18 +37,20 @@ before(async () => {
     now: () => 1_700_000_000,
     maxBatchSamples: 10,
     maxInflatedBytes: 1024,
+    monitorMaxWaiting: 1,
     logError: (message) => logged.push(message),
     ws: { maxSubscriptions: 1, maxPending: 1, maxBufferedBytes: 1, stallMs: 1 },
   })
 })
 after(async () => {
   sampler.stop()
+  throttle.stop()
   await db.close()
 })
 
 const request = (method: string, target: string, body = '', headers: Request['headers'] = {}): Request => {
   const [path, query = ''] = target.split('?')
-  return { method, path, query, headers, body: new TextEncoder().encode(body), remote: () => '192.0.2.1' }
+  return { method, path, query, headers, body: new TextEncoder().encode(body), remote: () => '192.0.2.1', onGone: () => {} }
 }
 
 /** The reply with its body as text, a streamed one read to its end. */

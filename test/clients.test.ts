@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { basic, client, uniqueName } from './http.js'
+import { basic, client, uniqueLoopback, uniqueName } from './http.js'
 import { startServer, target, type RunningServer } from './server.js'
 
 let server: RunningServer
@@ -536,5 +536,89 @@ describe('other routes', () => {
   test('a malformed percent-encoding in S is a 400, not a crash', async () => {
     const res = await http.post('/client/%E0%A4%A', 'mem=1')
     assert.equal(res.status, 400)
+  })
+})
+
+describe('the login throttle against attackers', () => {
+  const sample = 'mem=1'
+  const registerOn = async (url: string, from = '127.0.0.1') => {
+    const username = uniqueName('guarded')
+    const res = await client(url, from).post('/client', JSON.stringify({ username, pass: 'right' }))
+    assert.equal(res.status, 200)
+    return { username, clientId: basic(username, 'right') }
+  }
+  const guess = (url: string, from: string, username: string, headers: Record<string, string> = {}) =>
+    client(url, from).post('/client', JSON.stringify({ username, pass: 'wrong' }), headers)
+
+  test('guesses from many addresses lock the username, but not for the addresses it logs in from', async () => {
+    const server = await startServer({ LOGIN_MAX_FAILURES_PER_USERNAME: '6' })
+    try {
+      const { username, clientId } = await registerOn(server.url)
+      for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
+        for (let i = 0; i < 2; i++) assert.equal((await guess(server.url, from, username)).status, 401, from)
+      }
+      const refused = await guess(server.url, '127.0.0.5', username)
+      assert.deepEqual([refused.status, typeof refused.headers['retry-after']], [429, 'string'])
+      const home = client(server.url)
+      assert.equal((await home.post('/client', JSON.stringify({ username, pass: 'right' }))).status, 200)
+      assert.equal((await home.post(`/client/${clientId}`, `${sample}&time=1`)).status, 202)
+      // What a user sees from an address it never logged in from, while the lock lasts (README, "Login throttle").
+      assert.equal((await client(server.url, '127.0.0.6').post('/client', JSON.stringify({ username, pass: 'right' }))).status, 429)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  test('registrations are limited per address', async () => {
+    const server = await startServer({ REGISTER_MAX_PER_ADDRESS: '3' })
+    try {
+      const [from, other] = [uniqueLoopback(), uniqueLoopback()]
+      for (let i = 0; i < 3; i++) await registerOn(server.url, from)
+      const refused = await client(server.url, from).post('/client', JSON.stringify({ username: uniqueName('flood'), pass: 'x' }))
+      assert.deepEqual([refused.status, refused.json(), typeof refused.headers['retry-after']], [429, { error: 'too many registrations from this address, try again later' }, 'string'])
+      await registerOn(server.url, other)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  test("a flood of registrations does not hold back a known client's first check", async () => {
+    const { clientId } = await registerOn(server.url)
+    // A server of its own has not checked this client yet: its first sample needs a password check.
+    const fresh = await startServer()
+    try {
+      const order: string[] = []
+      const flood = Array.from({ length: 16 }, async (_, i) => {
+        const res = await client(fresh.url, '127.0.0.9').post('/client', JSON.stringify({ username: uniqueName(`flood${i}`), pass: 'x' }))
+        assert.equal(res.status, 200)
+        order.push('registration')
+      })
+      const known = client(fresh.url)
+        .post(`/client/${clientId}`, `${sample}&time=2`)
+        .then((res) => {
+          assert.equal(res.status, 202)
+          order.push('known client')
+        })
+      await Promise.all([...flood, known])
+      assert.ok(order.indexOf('known client') < order.length - 4, order.join(', '))
+    } finally {
+      await fresh.stop()
+    }
+  })
+
+  test('behind a trusted proxy the forwarded address is the one throttled; from anyone else the header is ignored', async () => {
+    const server = await startServer({ TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8', LOGIN_MAX_FAILURES: '2' })
+    try {
+      const { username } = await registerOn(server.url)
+      const via = (address: string, from = '127.0.0.1') => guess(server.url, from, username, { 'x-forwarded-for': `${address}, 10.1.2.3` })
+      assert.deepEqual([(await via('198.51.100.7')).status, (await via('198.51.100.7')).status, (await via('198.51.100.7')).status], [401, 401, 429])
+      assert.equal((await via('198.51.100.8')).status, 401)
+      const forwarded = await guess(server.url, '127.0.0.1', username, { forwarded: 'for=198.51.100.7;proto=http, for=10.1.2.3' })
+      assert.equal(forwarded.status, 429)
+      // An untrusted peer's header names nobody: the peer itself is throttled.
+      assert.deepEqual([(await via('198.51.100.20', '127.0.0.2')).status, (await via('198.51.100.21', '127.0.0.2')).status, (await via('198.51.100.22', '127.0.0.2')).status], [401, 401, 429])
+    } finally {
+      await server.stop()
+    }
   })
 })

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { client } from './http.js'
 import { startServer, type RunningServer } from './server.js'
@@ -149,8 +150,49 @@ test('the monitoring routes refuse other methods with 405', async () => {
   }
 })
 
+test('HEAD is answered wherever GET is: the same status and headers, no body', async () => {
+  for (const path of ['/', '/api', '/monitor/memory/total?units=GB', '/healthz', '/start_time']) {
+    const [get, head] = [await http.get(path), await http.send(path, { method: 'HEAD' })]
+    assert.deepEqual([head.status, head.headers['content-type'], head.headers['content-length'], head.text], [get.status, get.headers['content-type'], get.headers['content-length'], ''], path)
+  }
+  const refused = await http.send('/api', { method: 'DELETE' })
+  assert.deepEqual([refused.status, refused.headers.allow], [405, 'GET, HEAD'])
+})
+
 test('a plain GET of /echo is told to upgrade', async () => {
   const res = await http.get('/echo')
   assert.equal(res.status, 426)
   assert.equal(typeof (res.json() as { error: string }).error, 'string')
+})
+
+test('cpu/load waiting for its history: a client that goes away is forgotten, and past MONITOR_MAX_WAITING one more is refused', async () => {
+  const limited = await startServer({ MONITOR_MAX_WAITING: '20' })
+  try {
+    const url = new URL(limited.url)
+    /** A request that waits for an hour of history: its socket, and its answer if one comes. */
+    const waiting = () => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path: '/monitor/cpu/load?interval=3600', agent: false })
+      const answered = new Promise<number>((resolve) => req.on('response', (res) => resolve(res.statusCode!)))
+      req.on('error', () => undefined)
+      req.end()
+      return { req, answered }
+    }
+    const http503 = client(limited.url, undefined, true)
+    const refused = async () => {
+      const res = await http503.get('/monitor/cpu/load?interval=3600')
+      assert.deepEqual([res.status, typeof res.headers['retry-after']], [503, 'string'])
+    }
+    for (let round = 0; round < 3; round++) {
+      const held = Array.from({ length: 20 }, waiting)
+      // Once the server answers this, it has read the 20 requests sent before it.
+      assert.equal((await http503.get('/healthz')).status, 200)
+      await refused()
+      for (const { req } of held) req.destroy()
+      // ...and the 20 clients' going away: the next round finds all 20 places free again.
+      assert.equal((await http503.get('/healthz')).status, 200)
+      assert.equal(await Promise.race([...held.map((h) => h.answered), Promise.resolve(0)]), 0, 'a held request was answered')
+    }
+  } finally {
+    await limited.stop()
+  }
 })

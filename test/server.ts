@@ -1,6 +1,6 @@
 // Starts the server under test as its own process on a free port, the way a user runs it, and stops it by pid.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
@@ -10,7 +10,7 @@ export const root = new URL('..', import.meta.url).pathname
 
 export interface RunningServer {
   url: string
-  /** The server's working directory, private to it and removed when it exits. */
+  /** The server's working directory (inside the chroot for that target), private to it and removed when it exits. */
   cwd: string
   port: number
   pid: number
@@ -25,19 +25,35 @@ export interface RunningServer {
 
 /**
  * How the server under test runs (test/run.ts): from the TypeScript source, as the built bundle, that bundle
- * under Deno, or the single executable.
+ * under Deno, the single executable, or the bundle on another Node.js in a chroot (TEST_CHROOT).
  */
-export const targets = ['source', 'bundle', 'deno', 'exe'] as const
+export const targets = ['source', 'bundle', 'deno', 'exe', 'chroot'] as const
 export type Target = (typeof targets)[number]
 export const target = (process.env.TEST_TARGET ?? 'source') as Target
 
-function command(): string[] {
+/** The Node.js a server under test runs on (the chroot's for that target), and its C library: test/run.ts asks it. */
+export interface NodeRuntime {
+  node: string
+  abi: string
+  /** The glibc version, where there is one. */
+  glibc?: string
+}
+export const serverRuntime = (): NodeRuntime => JSON.parse(process.env.TEST_SERVER_RUNTIME!) as NodeRuntime
+
+/** The command that runs the server under test in its working directory cwd. */
+function command(cwd: string): string[] {
   if (target === 'bundle') return [process.execPath, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
   // The deno devDependency's install script puts its binary here (approved in package.json's allowScripts).
   if (target === 'deno') return [join(root, 'node_modules/deno/deno'), 'run', '-A', join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
   if (target === 'exe') return [join(process.env.TEST_BUNDLE_DIR!, 'system-monitor')]
+  // The bundle sits at the same path inside the chroot, and cwd in it. chroot(8) and env(1) run the command
+  // themselves: the pid is the server's.
+  if (target === 'chroot') {
+    const inside = cwd.slice(process.env.TEST_CHROOT!.length)
+    return ['chroot', process.env.TEST_CHROOT!, '/usr/bin/env', `--chdir=${inside}`, process.env.TEST_CHROOT_NODE!, join(process.env.TEST_BUNDLE_DIR!, 'server.js')]
+  }
   // tsx is named by its full path: the server runs in a directory of its own.
-  return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'src/main.ts')]
+  return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts')]
 }
 
 /** The database the test run started (test/run.ts); every server under test uses it unless told otherwise. */
@@ -72,6 +88,23 @@ export async function freshDatabase(purpose: string): Promise<FreshDatabase> {
   }
 }
 
+const tempDirectories: string[] = []
+after(() => tempDirectories.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+/**
+ * A directory of the test file's own, removed once its tests are done; 0700 unless told (the postgres user needs 0755).
+ * For the chroot target it is inside the chroot: hand it to the server under test as `seenByServer(dir)`.
+ */
+export function tempDirectory(mode = 0o700): string {
+  const dir = mkdtempSync(join(target === 'chroot' ? join(process.env.TEST_CHROOT!, 'tmp') : tmpdir(), 'sm-test-'))
+  chmodSync(dir, mode)
+  tempDirectories.push(dir)
+  return dir
+}
+
+/** A path of this machine's as the server under test names it: the chroot target's lose the chroot's prefix. */
+export const seenByServer = (path: string): string => (target === 'chroot' ? path.slice(process.env.TEST_CHROOT!.length) : path)
+
 /** Servers started by this test file and still running. */
 const running = new Set<ChildProcess>()
 // A test that fails before stopping its server must not leave it running, nor keep this file's process (and
@@ -85,11 +118,12 @@ after(() => {
 
 export function spawnServer(args: string[] = [], env: Record<string, string | undefined> = {}): ChildProcess {
   // The server runs in a directory of its own: it writes files there.
-  const cwd = mkdtempSync(join(tmpdir(), 'sm-cwd-'))
-  const [bin, ...rest] = command()
+  const cwd = mkdtempSync(join(target === 'chroot' ? join(process.env.TEST_CHROOT!, 'tmp') : tmpdir(), 'sm-cwd-'))
+  const [bin, ...rest] = command(cwd)
   const child = spawn(bin, [...rest, ...args], {
     cwd,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl(), ...env },
+    // The suite registers hundreds of clients from one address, which a user's server would take for a flood.
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl(), REGISTER_MAX_PER_ADDRESS: '1000000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   running.add(child)

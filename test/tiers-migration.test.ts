@@ -1,4 +1,4 @@
-// Migration 2 brings a database's existing history into the rollup tiers: a database of migration 1 with
+// Migration 3 brings a database's existing history into the rollup tiers: a database of migration 1 with
 // samples in it, opened by this server, answers downsampled slices from the tiers at once (no pass runs).
 // Source only: the migration is the same SQL on every target.
 import assert from 'node:assert/strict'
@@ -32,7 +32,7 @@ test('an existing history is rolled up by the migration', { skip: target === 'so
 
     const server = await startServer({ DATABASE_URL: fresh.url, ROLLUP_INTERVAL_MS: '3600000' })
     try {
-      assert.match(server.output(), /applied migrations 2\n/)
+      assert.match(server.output(), /applied migrations 2, 3\n/)
       const http = client(server.url)
       for (const [step, aggs] of [[60, ['avg', 'min', 'max', 'last']], [3600, ['last', 'max']], [600, ['avg']], [1800, ['min', 'last']]] as const) {
         const res = await http.get(`/client/${basic('old', 'pw')}/time/report?step=${step}&agg=${aggs.join(',')}`)

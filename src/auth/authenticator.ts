@@ -4,7 +4,7 @@ import { unauthorized, unsupportableUsername } from '../errors.js'
 import type { ClientStore } from '../store/clients.js'
 import { isSupportedUsername, makeClientId, parseClientId, tokenOfHeader } from './client-id.js'
 import { hashPassword, verifyPassword } from './password.js'
-import { LoginThrottle } from './throttle.js'
+import type { LoginThrottle } from './throttle.js'
 
 interface Verified {
   id: number
@@ -13,8 +13,6 @@ interface Verified {
 
 export interface AuthOptions {
   cacheSize: number
-  maxFailures: number
-  lockSeconds: number
 }
 
 export class Authenticator {
@@ -22,14 +20,12 @@ export class Authenticator {
   readonly #cache = new Map<string, Verified>()
   /** client_id -> its verification under way, so a burst of one client's requests runs scrypt once. */
   readonly #pending = new Map<string, Promise<Verified>>()
-  readonly #throttle: LoginThrottle
 
   constructor(
     private readonly clients: ClientStore,
+    private readonly throttle: LoginThrottle,
     private readonly options: AuthOptions,
-  ) {
-    this.#throttle = new LoginThrottle(options.maxFailures, options.lockSeconds * 1000)
-  }
+  ) {}
 
   /**
    * The client id for `/client/{segment}` with this Authorization header, from the remote address that
@@ -45,7 +41,7 @@ export class Authenticator {
     if (!cached) return this.#authenticate(token, wantUsername, remote)
     if (wantUsername !== undefined && cached.username !== wantUsername) throw unauthorized()
     // A locked-out address must not learn that a guess was right just because it is cached.
-    this.#throttle.check(cached.username, remote)
+    this.throttle.check(cached.username, remote)
     this.#cache.delete(token)
     this.#cache.set(token, cached)
     return cached.id
@@ -62,8 +58,12 @@ export class Authenticator {
     if (!isSupportedUsername(username)) throw unsupportableUsername()
     const token = makeClientId(username, password)
     if (!this.#cache.has(token) && !(await this.clients.find(username))) {
+      const address = remote()
+      await this.throttle.register(address)
       const id = await this.clients.insert(username, await hashPassword(password))
       if (id !== undefined) {
+        // The address it registered from is its own: a lock of the whole username spares it.
+        await this.throttle.succeeded(username, address)
         this.#remember(token, { id, username })
         return { registered: true }
       }
@@ -77,29 +77,33 @@ export class Authenticator {
     const known = this.#cache.get(token) ?? this.#pending.get(token)
     if (known) {
       // The same client_id verified or being verified: no second scrypt run, and no second attempt counted.
-      this.#throttle.check(username, remote)
+      this.throttle.check(username, remote)
       return known
     }
     const address = remote()
-    this.#throttle.begin(username, address)
-    const pending = this.#verify(username, password)
+    this.throttle.begin(username, address)
+    const pending = this.#verify(username, password, address)
     this.#pending.set(token, pending)
     try {
       const verified = await pending
-      this.#throttle.end(username, address, true)
       this.#remember(token, verified)
       return verified
-    } catch (e) {
-      this.#throttle.end(username, address, false)
-      throw e
     } finally {
       this.#pending.delete(token)
+      this.throttle.done(username, address)
     }
   }
 
-  async #verify(username: string, password: string): Promise<Verified> {
+  async #verify(username: string, password: string, address: string): Promise<Verified> {
     const client = await this.clients.find(username)
-    if (!client || !(await verifyPassword(password, client.passwordHash))) throw unauthorized()
+    // No such username: nothing to guess, so nothing is counted (and no password is checked).
+    if (!client) throw unauthorized()
+    // A lock set while this check waited for its turn still holds it back.
+    if (!(await verifyPassword(password, client.passwordHash, () => this.throttle.check(username, () => address)))) {
+      await this.throttle.failed(username, address)
+      throw unauthorized()
+    }
+    await this.throttle.succeeded(username, address)
     return { id: client.id, username }
   }
 

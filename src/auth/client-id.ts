@@ -33,8 +33,16 @@ export function parseClientId(token: string): Credentials | undefined {
   return { username: text.slice(0, colon), password: text.slice(colon + 1) }
 }
 
-/** The token of an Authorization header: the bare client_id, or "Basic <client_id>". */
+/**
+ * The token of an Authorization header: the bare client_id, "Basic <client_id>" (what HTTP Basic makes of a
+ * username and password), or "Token <client_id>" (InfluxDB v2's, Telegraf's `token`); a Token holding a ':'
+ * is "username:password", as InfluxDB 1.8 takes one.
+ */
 export const tokenOfHeader = (header: string): string => {
   const value = header.trim()
-  return /^basic\s/i.test(value) ? value.slice(6).trim() : value
+  if (/^basic\s/i.test(value)) return value.slice(6).trim()
+  if (!/^token\s/i.test(value)) return value
+  const token = value.slice(6).trim()
+  const colon = token.indexOf(':')
+  return colon < 0 ? token : makeClientId(token.slice(0, colon), token.slice(colon + 1))
 }

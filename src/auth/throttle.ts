@@ -1,69 +1,125 @@
-// Failed logins per username and remote address: after `maxFailures` (counting checks still under way), that
-// address is refused with 429 for that username for `lockSeconds`. Nobody can make the server run scrypt
-// for one name without end, and an attacker elsewhere cannot lock a client out.
-import { tooManyRequests } from '../errors.js'
+// Guessing throttled per username from one address, and per username from everywhere, and registrations per
+// address; the counts and locks live in the database (store/logins.ts), shared by every server on it, and each
+// server keeps the locks in force in memory, so that a verified client's every sample is checked without a query.
+//
+// - LOGIN_MAX_FAILURES wrong passwords of one username from one address lock that address out of that username
+//   for LOGIN_LOCK_SECONDS: its password checks, and its requests with a client_id that did check (a lock that let a
+//   right guess through would tell the guesser it was right).
+// - LOGIN_MAX_FAILURES_PER_USERNAME wrong passwords of one username from anywhere lock the username for that long
+//   for every address it has not logged in from (an address its right password came from within 30 days is
+//   spared): an attacker at many addresses gets no more guesses, and an attacker elsewhere locks nobody out.
+// - Failures of a username that does not exist are not counted: there is nothing to guess, and a flood of them
+//   costs no password check and leaves nothing to evict.
+import { tooManyRegistrations, tooManyRequests } from '../errors.js'
+import { wholeUsername, type Lock, type LoginStore } from '../store/logins.js'
 
-interface Entry {
-  failures: number
-  inFlight: number
-  since: number
-  lockedUntil: number
+export interface ThrottleOptions {
+  maxFailures: number
+  maxFailuresPerUsername: number
+  lockSeconds: number
+  registerMax: number
+  registerWindowSeconds: number
 }
 
-// Past this many entries the oldest goes; an attacker cycling names only costs itself scrypt runs.
-const maxEntries = 100_000
+interface Locks {
+  /** Until when the whole username is locked (ms); 0 for not. */
+  all: number
+  /** The addresses a lock of the whole username spares. */
+  known: Set<string>
+  byAddress: Map<string, number>
+}
+
+// Old counts are forgotten this often.
+const purgeMs = 60_000
 
 export class LoginThrottle {
-  readonly #entries = new Map<string, Entry>()
-  constructor(
-    private readonly maxFailures: number,
-    private readonly lockMs: number,
+  readonly #locks = new Map<string, Locks>()
+  /** Password checks under way on this server, by `${address} ${username}`. */
+  readonly #checking = new Map<string, number>()
+  #purger?: NodeJS.Timeout
+  #unlisten?: () => Promise<void>
+
+  private constructor(
+    private readonly store: LoginStore,
+    private readonly options: ThrottleOptions,
     private readonly now = Date.now,
   ) {}
 
-  /** Throws 429 while the address is locked out of the username; the address is asked for only if any is. */
+  /** The throttle, with the locks in force now and those any server sets from now on. */
+  static async start(store: LoginStore, options: ThrottleOptions, now = Date.now): Promise<LoginThrottle> {
+    const throttle = new LoginThrottle(store, options, now)
+    throttle.#unlisten = await store.onLock((lock) => void throttle.#apply(lock))
+    for (const lock of await store.locks()) await throttle.#apply(lock)
+    throttle.#purger = setInterval(() => void store.purge(options.lockSeconds * 1000, options.registerWindowSeconds * 1000).catch(() => undefined), purgeMs)
+    throttle.#purger.unref()
+    return throttle
+  }
+
+  /** Stops purging and listening; not awaited, so that a database that does not answer cannot hold a shutdown. */
+  stop(): void {
+    clearInterval(this.#purger)
+    void this.#unlisten?.().catch(() => undefined)
+  }
+
+  /** Throws 429 while the address may not act as the username; the address is asked for only if a lock exists. */
   check(username: string, remote: () => string): void {
-    if (this.#entries.size > 0) this.#entry(username, remote(), false)
-  }
-
-  /** Call before a password check (throws 429 like `check`); pair it with `end`. */
-  begin(username: string, remote: string): void {
-    this.#entry(username, remote, true)!.inFlight++
-  }
-
-  end(username: string, remote: string, ok: boolean): void {
-    const key = `${remote} ${username}`
-    const entry = this.#entries.get(key)
-    if (!entry) return
-    entry.inFlight--
-    if (ok) {
-      if (entry.inFlight === 0 && entry.lockedUntil <= this.now()) this.#entries.delete(key)
-      return
-    }
-    entry.failures++
-    if (entry.failures >= this.maxFailures) {
-      entry.since = this.now()
-      entry.lockedUntil = entry.since + this.lockMs
-      entry.failures = 0
-    }
-  }
-
-  #entry(username: string, remote: string, create: boolean): Entry | undefined {
-    const key = `${remote} ${username}`
+    const locks = this.#locks.get(username)
+    if (!locks) return
     const now = this.now()
-    let entry = this.#entries.get(key)
-    if (entry && entry.inFlight === 0 && entry.lockedUntil <= now && now - entry.since > this.lockMs) {
-      this.#entries.delete(key)
-      entry = undefined
-    }
-    if (entry && (entry.lockedUntil > now || entry.failures + entry.inFlight >= this.maxFailures)) {
-      throw tooManyRequests(Math.max(1, Math.ceil((entry.lockedUntil - now) / 1000)))
-    }
-    if (!entry && create) {
-      entry = { failures: 0, inFlight: 0, since: now, lockedUntil: 0 }
-      if (this.#entries.size >= maxEntries) this.#entries.delete(this.#entries.keys().next().value!)
-      this.#entries.set(key, entry)
-    }
-    return entry
+    const address = remote()
+    const own = locks.byAddress.get(address) ?? 0
+    const until = Math.max(own > now ? own : 0, locks.all > now && !locks.known.has(address) ? locks.all : 0)
+    if (until > 0) throw tooManyRequests(Math.max(1, Math.ceil((until - now) / 1000)))
+    if (locks.all <= now && [...locks.byAddress.values()].every((u) => u <= now)) this.#locks.delete(username)
+  }
+
+  /**
+   * Before a password check: throws 429 like `check`, and while LOGIN_MAX_FAILURES checks of the username from the
+   * address are under way here (a burst of guesses is not all checked before the first failures count). Pair with `done`.
+   */
+  begin(username: string, address: string): void {
+    this.check(username, () => address)
+    const key = `${address} ${username}`
+    const under = this.#checking.get(key) ?? 0
+    if (under >= this.options.maxFailures) throw tooManyRequests(1)
+    this.#checking.set(key, under + 1)
+  }
+
+  done(username: string, address: string): void {
+    const key = `${address} ${username}`
+    const under = (this.#checking.get(key) ?? 1) - 1
+    if (under > 0) this.#checking.set(key, under)
+    else this.#checking.delete(key)
+  }
+
+  async failed(username: string, address: string): Promise<void> {
+    const { maxFailures, maxFailuresPerUsername, lockSeconds } = this.options
+    const locks = await this.store.failed(username, address, { maxPerAddress: maxFailures, maxPerUsername: maxFailuresPerUsername, lockMs: lockSeconds * 1000 })
+    for (const lock of locks) await this.#apply(lock)
+  }
+
+  async succeeded(username: string, address: string): Promise<void> {
+    this.#locks.get(username)?.known.add(address)
+    await this.store.succeeded(username, address)
+  }
+
+  /** Counts a registration from the address; throws 429 past REGISTER_MAX_PER_ADDRESS in the window. */
+  async register(address: string): Promise<void> {
+    const { allowed, retryAfterSeconds } = await this.store.register(address, this.options.registerMax, this.options.registerWindowSeconds * 1000)
+    if (!allowed) throw tooManyRegistrations(retryAfterSeconds)
+  }
+
+  async #apply({ username, address, until }: Lock): Promise<void> {
+    const now = this.now()
+    if (until <= now) return
+    // The addresses a lock of the whole username spares are known before it holds, so none of them is refused;
+    // a database that cannot say which leaves the lock holding for all of them.
+    const held = this.#locks.get(username)
+    const known = address === wholeUsername && !(held && held.all > now) ? await this.store.knownAddresses(username).catch(() => []) : []
+    const locks = this.#locks.get(username) ?? { all: 0, known: new Set<string>(), byAddress: new Map<string, number>() }
+    for (const a of known) locks.known.add(a)
+    if (address === wholeUsername) locks.all = Math.max(locks.all, until)
+    else locks.byAddress.set(address, Math.max(locks.byAddress.get(address) ?? 0, until))
+    this.#locks.set(username, locks)
   }
 }

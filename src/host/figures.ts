@@ -1,6 +1,10 @@
 // The host's memory and storage as psutil defines them (contract, "Server self-monitoring"), in bytes.
 import { readFile, statfs } from 'node:fs/promises'
-import si from 'systeminformation'
+
+// systeminformation is loaded where it is read (off Linux, and for the CPU's cores and frequency): loading it
+// costs a process 10 MB, which the agent (src/agent/) does without.
+let loading: Promise<typeof import('systeminformation')> | undefined
+const si = () => (loading ??= import('systeminformation').then((m) => m.default))
 
 export interface Memory {
   total: number
@@ -32,7 +36,7 @@ const oneDecimal = (n: number) => Math.round(n * 10) / 10
  */
 export async function readMemory(): Promise<Memory> {
   if (process.platform !== 'linux') {
-    const m = await si.mem()
+    const m = await (await si()).mem()
     return { total: m.total, available: m.available, percent: oneDecimal(((m.total - m.available) / m.total) * 100), used: m.used, free: m.free, active: m.active, inactive: 0, buffers: m.buffers, cached: m.cached, shared: 0, slab: m.slab }
   }
   const fields = new Map<string, number>()
@@ -83,12 +87,12 @@ const mhz = (ghz: number | undefined) => Math.round((ghz ?? 0) * 1_000_000) / 10
 
 /** Cores and frequency range, which do not change: systeminformation runs lscpu for them, so read once. */
 export async function readCpuInfo(): Promise<CpuInfo> {
-  const cpu = await si.cpu()
+  const cpu = await (await si()).cpu()
   return { physicalCores: cpu.physicalCores, logicalCores: cpu.cores, frequency: [mhz(cpu.speed), mhz(cpu.speedMin), mhz(cpu.speedMax)] }
 }
 
 /** The current frequency in MHz, averaged over the cores. */
-export const readCpuMhz = async (): Promise<number> => mhz((await si.cpuCurrentSpeed()).avg)
+export const readCpuMhz = async (): Promise<number> => mhz((await (await si()).cpuCurrentSpeed()).avg)
 
 export interface CpuTicks {
   busy: number
@@ -113,7 +117,7 @@ async function procStatTicks(): Promise<CpuTicks> {
  */
 export async function readCpuTicks(): Promise<CpuTicks> {
   if (process.platform !== 'linux') {
-    const load = await si.currentLoad()
+    const load = await (await si()).currentLoad()
     return { busy: load.rawCurrentLoad, total: load.rawCurrentLoad + load.rawCurrentLoadIdle }
   }
   if (!previousTicks) {

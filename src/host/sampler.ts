@@ -1,6 +1,21 @@
 // One sampler of the host: a snapshot about once a second that routes, WebSocket EVENTs and the CSV load
 // log all read, so a thousand readers cost no more system calls than one.
-import { readCpuInfo, readCpuMhz, readCpuTicks, readMemory, readStorage, type CpuInfo, type Memory, type Storage } from './figures.js'
+import { unavailable } from '../errors.js'
+import { readCpuInfo, readCpuMhz, readCpuTicks, readMemory, readStorage, type CpuInfo, type CpuTicks, type Memory, type Storage } from './figures.js'
+
+/** The host's load: CPU use since the last reading (its ticks, and in percent), memory and storage in bytes. */
+export interface Load {
+  ticks: CpuTicks
+  cpu: number
+  memory: Memory
+  storage: Storage
+}
+
+/** Reads the host's load: what every snapshot holds, and each sample the agent (src/agent/) takes. */
+export async function readLoad(storagePath: string): Promise<Load> {
+  const [ticks, memory, storage] = await Promise.all([readCpuTicks(), readMemory(), readStorage(storagePath)])
+  return { ticks, cpu: percent(ticks.busy, ticks.total), memory, storage }
+}
 
 export interface Snapshot {
   at: Date
@@ -37,8 +52,8 @@ export class HostSampler {
   /** Takes a first snapshot, then one every `periodMs`. */
   static async start(storagePath: string, periodMs = 1000): Promise<HostSampler> {
     // The first CPU reading is measured over half a second of its own.
-    const [ticks, memory, storage, cpuInfo] = await Promise.all([readCpuTicks(), readMemory(), readStorage(storagePath), readCpuInfo()])
-    const sampler = new HostSampler({ at: new Date(), cpu: percent(ticks.busy, ticks.total), memory, storage, cpuInfo }, storagePath)
+    const [{ cpu, memory, storage }, cpuInfo] = await Promise.all([readLoad(storagePath), readCpuInfo()])
+    const sampler = new HostSampler({ at: new Date(), cpu, memory, storage, cpuInfo }, storagePath)
     sampler.#timer = setInterval(() => void sampler.#tick(), periodMs)
     sampler.#timer.unref()
     return sampler
@@ -56,13 +71,19 @@ export class HostSampler {
 
   /**
    * CPU use over the last `seconds` (whole windows, at least one). Answers at once from the history when it
-   * is long enough; soon after start it waits, without blocking anything, until it is.
+   * is long enough; soon after start it waits, without blocking anything, until it is. A waiter whose asker
+   * goes away (`onGone`) is forgotten; past `maxWaiting` waiters, one more is refused (503).
    */
-  cpuLoad(seconds: number): Promise<number> {
+  cpuLoad(seconds: number, onGone: (forget: () => void) => void, maxWaiting: number): Promise<number> {
     const windows = Math.min(maxWindows, Math.max(1, Math.round(seconds)))
     if (windows === 1) return Promise.resolve(this.#latest.cpu)
     if (this.#windows.length >= windows) return Promise.resolve(this.#loadOver(windows))
-    return new Promise((resolve) => this.#waiters.add({ windows, resolve }))
+    if (this.#waiters.size >= maxWaiting) return Promise.reject(unavailable('too many requests waiting for the CPU history (MONITOR_MAX_WAITING)'))
+    return new Promise((resolve) => {
+      const waiter = { windows, resolve }
+      this.#waiters.add(waiter)
+      onGone(() => this.#waiters.delete(waiter))
+    })
   }
 
   stop(): void {
@@ -74,12 +95,12 @@ export class HostSampler {
     if (this.#busy) return
     this.#busy = true
     try {
-      const [ticks, memory, storage, mhz] = await Promise.all([readCpuTicks(), readMemory(), readStorage(this.storagePath), readCpuMhz()])
+      const [{ ticks, cpu, memory, storage }, mhz] = await Promise.all([readLoad(this.storagePath), readCpuMhz()])
       this.#windows.push(ticks)
       if (this.#windows.length > maxWindows) this.#windows.shift()
       const cpuInfo = this.#latest.cpuInfo
       const frequency: [number, number, number] = [mhz || cpuInfo.frequency[0], cpuInfo.frequency[1], cpuInfo.frequency[2]]
-      this.#latest = { at: new Date(), cpu: percent(ticks.busy, ticks.total), memory, storage, cpuInfo: { ...cpuInfo, frequency } }
+      this.#latest = { at: new Date(), cpu, memory, storage, cpuInfo: { ...cpuInfo, frequency } }
     } catch {
       // Keep serving the last snapshot; the next tick tries again.
       return

@@ -3,8 +3,8 @@ import * as v from 'valibot'
 import type { Authenticator } from '../auth/authenticator.js'
 import { makeClientId } from '../auth/client-id.js'
 import { badRequest, logEmpty, valueError } from '../errors.js'
-import { decodeBody, decodeText } from '../ingest/decode.js'
-import type { Answer, Ingest, Parsed } from '../ingest/entry.js'
+import { decodeText, readText } from '../ingest/decode.js'
+import type { Answer, Ingest } from '../ingest/entry.js'
 import { parseClientBody } from '../ingest/formats/client-body.js'
 import { parseJson } from '../ingest/formats/json.js'
 import type { SampleStore } from '../store/samples.js'
@@ -64,18 +64,14 @@ export function clientRoutes(router: Router, { auth, ingest, samples, maxInflate
       const clientId = makeClientId(username, password)
       return jsonReply(200, registered ? { registration: username, client_id: clientId } : { client_id: clientId })
     },
-  })
+  }, { body: ['POST'] })
 
   router.add('/client/:s', {
     POST(req, [segment]) {
-      const parse = (): Parsed | Promise<Parsed> => {
-        const body = decodeBody(req.headers['content-encoding'], req.body, maxInflatedBytes)
-        const read = (bytes: Uint8Array) => parseClientBody(req.headers['content-type'], decodeText(bytes))
-        return body instanceof Uint8Array ? read(body) : body.then(read)
-      }
+      const parse = () => readText(req.headers['content-encoding'], req.body, maxInflatedBytes, (text) => parseClientBody(req.headers['content-type'], text))
       return ingest({ segment, authorization: req.headers.authorization, remote: req.remote }, parse, stored)
     },
-  })
+  }, { body: ['POST'] })
 
   const authenticated = (req: Request, segment: string) => auth.authenticate(segment, req.headers.authorization, req.remote)
 

@@ -9,6 +9,8 @@ import type { Router } from './router.js'
 export interface MonitorServices {
   sampler: HostSampler
   startedAt: Date
+  /** Requests that may wait for the CPU history at once (soon after start). */
+  monitorMaxWaiting: number
 }
 
 function unitOf(req: Request): Unit {
@@ -27,9 +29,11 @@ function intervalOf(req: Request): number {
   return seconds
 }
 
-export function monitorRoutes(router: Router, { sampler, startedAt }: MonitorServices): void {
+export function monitorRoutes(router: Router, { sampler, startedAt, monitorMaxWaiting }: MonitorServices): void {
   const both = (path: string) => [`/api${path}`, path]
-  router.add(both('/monitor/cpu/load'), { GET: async (req) => jsonReply(200, cpuLoad(await sampler.cpuLoad(intervalOf(req)))) })
+  router.add(both('/monitor/cpu/load'), {
+    GET: async (req) => jsonReply(200, cpuLoad(await sampler.cpuLoad(intervalOf(req), req.onGone, monitorMaxWaiting))),
+  })
   router.add(both('/monitor/cpu/info'), { GET: () => jsonReply(200, cpuInfo(sampler.latest().cpuInfo)) })
   router.add(both('/monitor/memory/info'), { GET: (req) => jsonReply(200, memoryInfo(sampler.latest().memory, unitOf(req))) })
   router.add(both('/monitor/memory/total'), { GET: (req) => jsonReply(200, memoryTotal(sampler.latest().memory, unitOf(req))) })

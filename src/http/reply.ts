@@ -12,9 +12,12 @@ export interface Request {
   body: Uint8Array
   /** The peer's address, which the login throttle keys on; asked for only then (under uWS, a system call). */
   remote: () => string
+  /** Calls `listener` if the client goes away before its reply is out: what waits for it can be forgotten. */
+  onGone: (listener: () => void) => void
 }
 
-export const requestHeaders = ['authorization', 'content-type', 'content-encoding'] as const
+// The forwarding headers are believed only from a trusted proxy (transport/policy.ts, TRUSTED_PROXIES).
+export const requestHeaders = ['authorization', 'content-type', 'content-encoding', 'x-forwarded-for', 'forwarded'] as const
 export type RequestHeader = (typeof requestHeaders)[number]
 
 /** A piece of a streamed body: text, or bytes already encoded (UTF-8). */

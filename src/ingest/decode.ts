@@ -6,7 +6,7 @@ import { badRequest, inflatedTooLarge, unsupportedEncoding } from '../errors.js'
 const gunzipAsync = promisify(gunzip)
 
 /** The body as sent, inflated when it is gzip (in the thread pool, and never past `maxBytes`). */
-export function decodeBody(encoding: string | undefined, body: Uint8Array, maxBytes: number): Uint8Array | Promise<Uint8Array> {
+function decodeBody(encoding: string | undefined, body: Uint8Array, maxBytes: number): Uint8Array | Promise<Uint8Array> {
   const coding = encoding?.trim().toLowerCase()
   if (!coding || coding === 'identity') return body
   return inflate(coding, body, maxBytes)
@@ -30,4 +30,10 @@ export function decodeText(body: Uint8Array): string {
   } catch {
     throw badRequest('body is not UTF-8')
   }
+}
+
+/** The body as text (inflated first when gzip) handed to `read`: at once when there is nothing to inflate (hot path). */
+export function readText<T>(encoding: string | undefined, body: Uint8Array, maxBytes: number, read: (text: string) => T): T | Promise<T> {
+  const bytes = decodeBody(encoding, body, maxBytes)
+  return bytes instanceof Uint8Array ? read(decodeText(bytes)) : bytes.then((inflated) => read(decodeText(inflated)))
 }

@@ -1,11 +1,20 @@
 // The one way in for samples: every transport and every format ends here. Authenticate the sender, parse
 // what it sent, validate, write (resolving only after the commit), and answer in the caller's own words.
 import type { Authenticator } from '../auth/authenticator.js'
+import type { Detail } from '../errors.js'
 import { toSample, toSamples, type Accepted } from './validate.js'
 import type { Writer } from './writer.js'
 
 /** What a format makes of a body: one sample (as the format gives it, I), or a batch; each still to be validated. */
-export type Parsed<I = unknown> = { one: I } | { many: unknown[] }
+export type Parsed<I = unknown> = { one: I } | Batch
+
+export interface Batch {
+  many: unknown[]
+  /** Where in the body the batch's sample `index` came from, for a refusal to name it: its index unless said. */
+  where?: (index: number) => Detail
+  /** What the format read and set aside as nothing to store: a batch of only that is answered, not refused. */
+  ignored?: number
+}
 
 /** Who sends, as the contract's authentication reads it (contract, "Authentication of /client/{S}"). */
 export interface Sender {
@@ -41,7 +50,8 @@ export const createIngest =
     const parsing = parse()
     const parsed = parsing instanceof Promise ? await parsing : parsing
     if ('many' in parsed) {
-      const samples = toSamples(parsed.many, now(), maxBatchSamples)
+      if (parsed.many.length === 0 && parsed.ignored) return answer.many(0)
+      const samples = toSamples(parsed.many, now(), maxBatchSamples, parsed.where)
       await writer.write(clientId, samples)
       return answer.many(samples.length)
     }

@@ -2,7 +2,7 @@
 // checked them. A single sample's numbers arrive as Num so that its echo prints them as they were sent;
 // a batch's arrive as plain numbers (nothing is echoed).
 import * as v from 'valibot'
-import { batchTooLarge, incorrectDataSize, valueError } from '../errors.js'
+import { batchTooLarge, incorrectDataSize, valueError, type Detail } from '../errors.js'
 import type { Sample } from '../sample.js'
 import type { Echo } from '../wire/echo.js'
 import { Num } from '../wire/pyjson.js'
@@ -44,7 +44,7 @@ const sampleSchema = <T>(number: v.GenericSchema<unknown, T>, valueOf: (n: T) =>
 const oneSchema = sampleSchema(v.instance(Num, 'not a number'), (n) => n.value)
 const batchSchema = sampleSchema(v.union([v.number(), v.instance(Num)], 'not a number'), valueOf)
 
-function check<S extends typeof oneSchema | typeof batchSchema>(schema: S, data: unknown, where?: { index: number }) {
+function check<S extends typeof oneSchema | typeof batchSchema>(schema: S, data: unknown, where?: Detail) {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw incorrectDataSize(where)
   const result = v.safeParse(schema, data)
   if (!result.success) {
@@ -65,12 +65,12 @@ export function toSample(data: unknown, now: number): Accepted {
   return { sample: { t: echo.time.value, cpu: orNull(cpu_load), mem: orNull(mem), storage: orNull(storage) }, echo }
 }
 
-/** A batch: all of it or nothing, the first bad sample named by its index. */
-export function toSamples(items: unknown[], now: number, maxSamples: number): Sample[] {
+/** A batch: all of it or nothing, the first bad sample named by its index, or by what `where` says of that index. */
+export function toSamples(items: unknown[], now: number, maxSamples: number, where = (index: number): Detail => ({ index })): Sample[] {
   if (items.length === 0) throw incorrectDataSize()
   if (items.length > maxSamples) throw batchTooLarge(maxSamples)
   return items.map((item, index) => {
-    const { cpu_load, mem, storage, time } = check(batchSchema, item, { index })
+    const { cpu_load, mem, storage, time } = check(batchSchema, item, where(index))
     return { t: time == null ? now : valueOf(time), cpu: orNull(cpu_load), mem: orNull(mem), storage: orNull(storage) }
   })
 }

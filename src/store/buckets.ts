@@ -3,6 +3,7 @@
 // window of buckets at a time, each window two short statements: where the data and the changed minutes are
 // (the plan), then the buckets as bytes.
 import type { Sql } from 'postgres'
+import type { Health } from './health.js'
 import { valueError } from '../errors.js'
 import { planRanges, rowsPerBucket } from './bucket-plan.js'
 import { horizonColumns } from './rollup.js'
@@ -166,7 +167,7 @@ const stale = new Uint8Array(0)
 
 const literal = (a: readonly number[]) => `{${a.join(',')}}`
 
-export function bucketSlices(sql: Sql) {
+export function bucketSlices(sql: Sql, health: Health) {
   const statements = new Map<string, string>()
   const statementFor = (aggs: readonly Aggregate[]) => {
     const key = aggs.join()
@@ -190,7 +191,7 @@ export function bucketSlices(sql: Sql) {
     const text = statementFor(aggs)
 
     const plan = async (cursor: number, checkStep: boolean): Promise<Planned | undefined> => {
-      const [p] = await sql.unsafe<Plan[]>(planStatement, [clientId, step, cursor, to, perWindow], { prepare: true })
+      const [p] = await health.guard(() => sql.unsafe<Plan[]>(planStatement, [clientId, step, cursor, to, perWindow], { prepare: true }))
       if (p.first === null) return undefined
       const before = widths.map((_, level) => Number(p[`before${level}`]))
       // A tier's bucket may begin before the cursor; what it holds of the slice does not.
@@ -208,7 +209,7 @@ export function bucketSlices(sql: Sql) {
       const ranges = planRanges(step, w0, w1, before[0], changed)
       const params = [clientId, step, w0, w1, before[0], before[coarsest], literal(changed), literal(before)]
       for (const { within, runs } of ranges) params.push(literal(within.lo), literal(within.hi), literal(runs.lo), literal(runs.hi))
-      const [w] = await sql.unsafe<Window[]>(text, params, { prepare: true })
+      const [w] = await health.guard(() => sql.unsafe<Window[]>(text, params, { prepare: true }))
       return w.ok ? w.rows : stale
     }
     // A window whose plan a merge or retention made stale meanwhile is planned and read again.

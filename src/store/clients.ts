@@ -1,4 +1,6 @@
+// The clients table: a username, the hash of its password, and the id its samples are kept under.
 import type { Sql } from 'postgres'
+import type { Health } from './health.js'
 
 export interface ClientRow {
   id: number
@@ -11,15 +13,17 @@ export interface ClientStore {
   insert(username: string, passwordHash: string): Promise<number | undefined>
 }
 
-export const clientStore = (sql: Sql): ClientStore => ({
+export const clientStore = (sql: Sql, health: Health): ClientStore => ({
   async find(username) {
-    const [row] = await sql<ClientRow[]>`select id, password_hash as "passwordHash" from clients where username = ${username}`
+    const [row] = await health.guard(() => sql<ClientRow[]>`select id, password_hash as "passwordHash" from clients where username = ${username}`)
     return row
   },
   async insert(username, passwordHash) {
-    const [row] = await sql<{ id: number }[]>`
-      insert into clients (username, password_hash) values (${username}, ${passwordHash})
-      on conflict (username) do nothing returning id`
+    const [row] = await health.guard(
+      () => sql<{ id: number }[]>`
+        insert into clients (username, password_hash) values (${username}, ${passwordHash})
+        on conflict (username) do nothing returning id`,
+    )
     return row?.id
   },
 })

@@ -1,6 +1,8 @@
-// DATABASE_URL or the embedded PostgreSQL -> one postgres.js pool, checked (PostgreSQL 12+) and migrated.
+// DATABASE_URL or the embedded PostgreSQL -> postgres.js pools, checked (PostgreSQL 12+), migrated, and
+// watched: the heartbeat's health, and the embedded PostgreSQL's process, started again if it dies.
 import postgres, { type Sql } from 'postgres'
 import { startEmbedded } from './embedded.js'
+import { isDatabaseUnavailable, watchHealth, type Health } from './health.js'
 import { migrate } from './migrations.js'
 
 export interface Database {
@@ -8,6 +10,8 @@ export interface Database {
   sql: Sql
   /** The write path's own connections, so that ingest and reads never wait for each other. */
   writeSql: Sql
+  /** Every statement goes through it: refused at once while the database is away. */
+  health: Health
   /** Where the data lives, password redacted, for the start-up log. */
   description: string
   close(): Promise<void>
@@ -18,6 +22,12 @@ export interface DatabaseOptions {
   dataDir: string
   poolSize: number
   writeConnections: number
+  /** A database that does not answer the heartbeat for this long is away. */
+  timeoutMs: number
+  /** PostgreSQL cancels a statement that runs longer (statement_timeout). */
+  statementTimeoutMs: number
+  /** The embedded PostgreSQL died and could not be started again: the server cannot go on. */
+  fatal: (error: Error) => void
 }
 
 export function redact(url: string): string {
@@ -41,11 +51,16 @@ export async function openDatabase(options: DatabaseOptions, log: (line: string)
     postgres(url, {
       max,
       path: embedded?.socket,
-      // Seconds: a database that does not answer makes requests fail (503) rather than hang.
-      connect_timeout: 10,
+      // Seconds, as long as the heartbeat waits: a connection that cannot be made while the database answers the
+      // heartbeat (seen once in a test, after a restart) fails its statement (503) instead of holding it 10 s.
+      connect_timeout: options.timeoutMs / 1000,
+      // Seconds before a connection lost is tried again. The driver's own backoff grows to 20 s, which a database
+      // back after an outage would wait out; the heartbeat keeps statements from piling onto a lost one.
+      backoff: (attempt: number) => Math.min(0.25, 0.02 * 2 ** attempt),
       onnotice: () => undefined,
       connection: {
         application_name: 'system-monitor',
+        statement_timeout: options.statementTimeoutMs,
         // Shortest exact float text (the default since PostgreSQL 12, set for servers configured otherwise).
         extra_float_digits: 1,
         // With the default of 4 (spinning disks), a log slice was planned as a bitmap scan and a sort of the
@@ -58,8 +73,11 @@ export async function openDatabase(options: DatabaseOptions, log: (line: string)
     })
   const sql = pool(options.poolSize)
   const writeSql = pool(options.writeConnections)
+  const heartbeat = pool(1)
+  let health: Health | undefined
   const close = async () => {
-    await Promise.all([sql.end({ timeout: 5 }), writeSql.end({ timeout: 5 })])
+    health?.stop()
+    await Promise.all([sql.end({ timeout: 2 }), writeSql.end({ timeout: 2 }), heartbeat.end({ timeout: 0 })])
     await embedded?.stop()
   }
   try {
@@ -71,7 +89,21 @@ export async function openDatabase(options: DatabaseOptions, log: (line: string)
     await close().catch(() => undefined)
     throw e
   }
-  return { sql, writeSql, description, close }
+  // Watched only once it has served: a database still starting is waited for above, not reported away.
+  const watched = watchHealth(async () => void (await heartbeat`select 1`), { timeoutMs: options.timeoutMs, log })
+  health = watched
+  embedded?.supervise({
+    died: () => {
+      log('the embedded PostgreSQL exited; starting it again')
+      watched.lost('the embedded PostgreSQL exited')
+    },
+    restarted: () => {
+      log('the embedded PostgreSQL is running again')
+      watched.suspect()
+    },
+    failed: options.fatal,
+  })
+  return { sql, writeSql, health: watched, description, close }
 }
 
 async function waitForServer(sql: Sql, description: string, log: (line: string) => void): Promise<number> {
@@ -90,17 +122,3 @@ async function waitForServer(sql: Sql, description: string, log: (line: string) 
   }
 }
 
-const unreachable = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']
-
-/**
- * Errors that mean the database cannot serve now, as opposed to a bug in a query: a client is told to come back
- * (503), not that the server failed. By SQLSTATE class: 08 connection, 53 insufficient resources (too many
- * connections, disk full, out of memory), 57 operator intervention and statements cancelled past their deadline,
- * 58 system errors (I/O), 40001 and 40P01 (serialization, deadlock: retrying succeeds), 3D000 a database dropped
- * under a running server. ENOTFOUND and EAI_AGAIN: a host whose name is not resolvable yet (compose starting up).
- */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  if (typeof code !== 'string') return false
-  return unreachable.includes(code) || /^(08|53|57|58)/.test(code) || code === '40001' || code === '40P01' || code === '3D000'
-}

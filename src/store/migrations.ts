@@ -27,6 +27,29 @@ const migrations: { version: number; name: string; sql: string }[] = [
   },
   {
     version: 2,
+    name: 'login throttle',
+    sql: `
+      -- Failed password checks of known usernames, per address and (address '*') per username, and the locks they
+      -- set; kept here, not in one server's memory, so that several servers on this database count together.
+      create table login_throttle (
+        username text not null,
+        address text not null,
+        failures integer not null default 0,
+        since timestamptz not null default now(),
+        locked_until timestamptz,
+        -- The last right password from this address: a lock of the whole username does not hold it back.
+        succeeded_at timestamptz,
+        primary key (username, address)
+      );
+      create table registrations_by_address (
+        address text primary key,
+        count integer not null,
+        since timestamptz not null
+      );
+    `,
+  },
+  {
+    version: 3,
     name: 'rollup tiers',
     sql: `
       -- Per client and bucket (b: its first second): samples, and per metric how many carried it, their sum,
@@ -106,6 +129,8 @@ const lockKey = 0x5359534d4f4e // "SYSMON"
 export async function migrate(sql: Sql): Promise<number[]> {
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(${lockKey})`
+    // A migration may rewrite a whole history: the server's deadline for statements is not for it.
+    await tx`set local statement_timeout = 0`
     await tx`create table if not exists schema_migrations (
       version integer primary key, name text not null, applied_at timestamptz not null default now())`
     const done = new Set((await tx<{ version: number }[]>`select version from schema_migrations`).map((r) => r.version))

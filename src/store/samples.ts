@@ -3,6 +3,7 @@ import type { Sql } from 'postgres'
 import type { Sample } from '../sample.js'
 import { bucketSlices, type BucketQuery } from './buckets.js'
 import { changedMinutesEntry, newSamplesEntry, queueKind, type QueueEntry } from './tiers.js'
+import type { Health } from './health.js'
 
 export interface Span {
   start: number
@@ -76,7 +77,7 @@ const upsertsAfterCollision = 100
 
 const isUniqueViolation = (e: unknown) => (e as { code?: unknown } | null)?.code === '23505'
 
-export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
+export function sampleStore(sql: Sql, writeSql: Sql, health: Health): SampleStore {
   let upsertsLeft = 0
 
   // The rows, and in the same statement (so in the same commit) what they add to the rollup tiers. Numbered
@@ -101,13 +102,13 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
   const upsert = (c: Columns, clientIds: number[], samples: Sample[]) => statement(c, changedMinutesEntry(clientIds, samples), true)
 
   return {
-    buckets: bucketSlices(sql),
+    buckets: bucketSlices(sql, health),
 
     async write(clientIds, samples) {
       const c = columns(clientIds, samples)
       if (upsertsLeft === 0) {
         try {
-          await insert(c, clientIds, samples)
+          await health.guard(() => insert(c, clientIds, samples))
           return
         } catch (e) {
           // The failed insert rolled back whole: the batch is written again, merging.
@@ -115,12 +116,14 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
           upsertsLeft = upsertsAfterCollision
         }
       } else upsertsLeft--
-      await upsert(c, clientIds, samples)
+      await health.guard(() => upsert(c, clientIds, samples))
     },
 
     async span(clientId) {
-      const [row] = await sql<{ start: number | null; end: number | null }[]>`
-        select min(t) as start, max(t) as end from samples where client_id = ${clientId}`
+      const [row] = await health.guard(
+        () => sql<{ start: number | null; end: number | null }[]>`
+          select min(t) as start, max(t) as end from samples where client_id = ${clientId}`,
+      )
       return row.start === null || row.end === null ? undefined : { start: row.start, end: row.end }
     },
 
@@ -128,7 +131,7 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
       // Chunk after chunk by key (t > the last one sent), each a short query: the next is asked for before
       // the current one is rendered and sent, so PostgreSQL and Node work at the same time; a reader that
       // goes away leaves at most one bounded query to finish, and no cursor to close.
-      const chunk = (after: number) => sql<SliceChunk[]>`
+      const chunk = (after: number) => health.guard(() => sql<SliceChunk[]>`
         select count(*)::int4 as n, max(t) as last,
           string_agg(
             float8send(t::float8) || float8send(coalesce(cpu, 'NaN')) || float8send(coalesce(mem, 'NaN')) ||
@@ -138,7 +141,7 @@ export function sampleStore(sql: Sql, writeSql: Sql): SampleStore {
         from (
           select t, cpu, mem, storage from samples
           where client_id = ${clientId} and t > ${after} and t <= ${end} order by t limit ${sliceChunkRows}
-        ) s`
+        ) s`)
       let next: Promise<SliceChunk[]> | undefined = chunk(start - 1)
       while (next) {
         const [{ n, last, rows }]: SliceChunk[] = await next

@@ -1,4 +1,4 @@
-// The rollup tiers' shape (migration 2): which tiers there are, their columns, the SQL that aggregates samples
+// The rollup tiers' shape (migration 3): which tiers there are, their columns, the SQL that aggregates samples
 // or finer buckets into a bucket's statistics, and the statistics of a write's new samples as the rollup
 // queue carries them. Every other module that reads or writes the tiers builds its SQL from these pieces.
 import { metrics, type Sample } from '../sample.js'
@@ -100,7 +100,7 @@ export const queuedStats = (stats: string, i: string) =>
 export const queueKind = { newSamples: 0, minuteStats: 1, changedMinutes: 2 } as const
 
 /**
- * What a write statement tells the rollup queue (migration 2): a kind, and client_ids, keys and stats as
+ * What a write statement tells the rollup queue (migration 3): a kind, and client_ids, keys and stats as
  * array literals; new samples (kind 0) are the statement's own rows, its parameters written twice.
  */
 export type QueueEntry = { kind: typeof queueKind.newSamples } | { kind: number; clientIds: string; keys: string; stats: string | null }

@@ -2,9 +2,9 @@
 // of the same app as uws.ts, and only translates: the request with its raw target, its body fed to the shared
 // reader, the reply (a streamed one pulled as the socket takes it), and /echo over Deno's WebSocket.
 import type { App } from '../app.js'
-import { badRequest, Refusal } from '../errors.js'
+import { badRequest, bodyTimeout, Refusal } from '../errors.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, declaredLength, firstChunk, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
+import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
 
 // The little of Deno's API used here: this is a Node project, without Deno's own type declarations.
 interface NetAddr {
@@ -33,7 +33,10 @@ const unreadable = badRequest('the request body could not be read')
 const cutOff = new Error('streamed reply cut off')
 
 export async function serve(app: App, options: ServeOptions): Promise<Server> {
-  const budget = new BodyBudget(options.maxBufferedBodyBytes)
+  const budget = new BodyBudget(options.maxBufferedBodyBytes, options.maxBufferedBodyBytesPerPeer)
+  // Deno's shutdown waits for the requests under way itself: only the WebSockets are told here.
+  const lifetimes = new Lifetimes()
+  const addressOf = clientAddress(options.trustedProxies)
   let server: HttpServer
   try {
     server = Deno.serve({
@@ -43,12 +46,18 @@ export async function serve(app: App, options: ServeOptions): Promise<Server> {
       onListen: () => undefined,
       // The handler never throws: what comes here is a streamed body cut off, which needs no more words.
       onError: () => new Response(null, { status: 500 }),
-      handler: (request, info) => onRequest(app, options, budget, request, info.remoteAddr.hostname),
+      handler: (request, info) => onRequest(app, options, budget, lifetimes, request, (headers) => addressOf(info.remoteAddr.hostname, headers)),
     })
   } catch (e) {
     throw new Error(`cannot listen on ${options.host}:${options.port}: ${e instanceof Error ? e.message : String(e)}`)
   }
-  return { port: server.addr.port, close: () => void server.shutdown() }
+  return {
+    port: server.addr.port,
+    close: async () => {
+      await lifetimes.close()
+      await server.shutdown()
+    },
+  }
 }
 
 /**
@@ -64,29 +73,42 @@ function rawTarget(url: string, host: string | null): string {
   return slash < 0 ? '' : url.slice(slash)
 }
 
-async function onRequest(app: App, options: ServeOptions, budget: BodyBudget, web: WebRequest, remote: string): Promise<Response> {
+async function onRequest(
+  app: App,
+  options: ServeOptions,
+  budget: BodyBudget,
+  lifetimes: Lifetimes,
+  web: WebRequest,
+  remoteOf: (headers: Request['headers']) => string,
+): Promise<Response> {
   const target = rawTarget(web.url, web.headers.get('host'))
   const mark = target.indexOf('?')
   const [path, query] = mark < 0 ? [target, ''] : [target.slice(0, mark), target.slice(mark + 1)]
-  const request = requestOf(web.method, path, query, (name) => web.headers.get(name), () => remote)
+  const request = requestOf(
+    web.method,
+    path,
+    query,
+    (name) => web.headers.get(name),
+    () => remoteOf(request.headers),
+    (listener) => web.signal.addEventListener('abort', listener, { once: true }),
+  )
   if (request.path === app.socketPath && request.method === 'GET' && web.headers.get('upgrade')?.toLowerCase() === 'websocket') {
     // A handshake Deno refuses goes on to the app (426), as uWS sends it.
-    const upgraded = upgrade(app, options, web, remote)
+    const upgraded = upgrade(app, options, lifetimes, web, remoteOf(request.headers))
     if (upgraded) return upgraded
   }
   return respond(app, options, request, await replyTo(app, options, budget, web, request))
 }
 
 async function replyTo(app: App, options: ServeOptions, budget: BodyBudget, web: WebRequest, request: Request): Promise<Reply> {
-  if (!web.body) return app.handle(request)
+  // A body nobody reads is never read: Deno reads what is left of it past the reply itself.
+  if (!web.body || !app.takesBody(request.method, request.path)) return app.handle(request)
   let reader: BodyReader | undefined
   try {
-    reader = new BodyReader(budget, options.maxBodyBytes, declaredLength(web.headers.get('content-length'), options.maxBodyBytes))
-    request.body = await readBody(web.body, reader)
+    reader = new BodyReader(budget, options.maxBodyBytes, declaredLength(web.headers.get('content-length'), options.maxBodyBytes), request.remote)
+    request.body = await readBody(web.body, reader, options.bodyTimeoutSeconds)
   } catch (e) {
     reader?.release()
-    // The rest of the body is not wanted: stop receiving it.
-    void web.body.cancel().catch(() => undefined)
     return app.errorReply(e instanceof Refusal ? e : unreadable, request)
   }
   try {
@@ -96,17 +118,23 @@ async function replyTo(app: App, options: ServeOptions, budget: BodyBudget, web:
   }
 }
 
-/** Reads the whole body through the reader; on a refusal the rest is not wanted and is not received. */
-async function readBody(body: ReadableStream<Uint8Array>, reader: BodyReader): Promise<Uint8Array> {
+/** Reads the whole body through the reader, within its deadline; on a refusal the rest is not received. */
+async function readBody(body: ReadableStream<Uint8Array>, reader: BodyReader, timeoutSeconds: number): Promise<Uint8Array> {
   const stream = body.getReader()
+  let deadline: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(bodyTimeout(timeoutSeconds)), timeoutSeconds * 1000)))
   try {
     for (;;) {
-      const { done, value } = await stream.read()
+      const { done, value } = await Promise.race([stream.read(), late])
       if (done) return reader.body()
       reader.push(value, false)
     }
+  } catch (e) {
+    // The rest of the body is not wanted: stop receiving it.
+    void stream.cancel().catch(() => undefined)
+    throw e
   } finally {
-    stream.releaseLock()
+    clearTimeout(deadline)
   }
 }
 
@@ -114,6 +142,8 @@ async function respond(app: App, options: ServeOptions, request: Request, reply:
   // reply.close needs nothing here: Deno reads the rest of a body left unread itself, and the connection stays usable.
   const init = { status: reply.status, headers: reply.headers }
   const body = reply.body
+  // A 204 (a line-protocol write's answer) has no body: the fetch API refuses one, even an empty one.
+  if (reply.status === 204) return new Response(null, init)
   // Bytes, not a string: Deno would add a text/plain content-type to a string that came without one.
   if (typeof body === 'string') return new Response(encoder.encode(body), init)
   if (body instanceof Uint8Array) return new Response(body as Uint8Array<ArrayBuffer>, init)
@@ -167,7 +197,7 @@ function streamed(app: App, options: ServeOptions, request: Request, chunks: Asy
 }
 
 /** The /echo WebSocket, or undefined for a handshake Deno refuses. */
-function upgrade(app: App, options: ServeOptions, web: WebRequest, remote: string): Response | undefined {
+function upgrade(app: App, options: ServeOptions, lifetimes: Lifetimes, web: WebRequest, remote: string): Response | undefined {
   let socket: WebSocket
   let response: Response
   try {
@@ -182,10 +212,13 @@ function upgrade(app: App, options: ServeOptions, web: WebRequest, remote: strin
     const events = openSocket(
       app,
       options,
+      lifetimes,
       {
         // Closing already (the peer's close frame is in, its event not yet): nothing more goes out.
         send: (text) => void (socket.readyState === WebSocket.OPEN && socket.send(text)),
         end: (code, reason) => socket.close(code, reason),
+        // Deno has no way to drop a WebSocket without its close handshake.
+        terminate: () => socket.close(1008, 'not keeping up'),
         bufferedAmount: () => socket.bufferedAmount,
       },
       remote,

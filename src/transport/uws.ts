@@ -1,20 +1,20 @@
 // uWebSockets.js adapter: the only file that knows uWS. Every request goes through one catch-all into the
 // app; this file copies the request, feeds the body to the shared reader, and writes replies corked, with
-// backpressure for streamed ones. What it shares with deno.ts is in policy.ts.
+// backpressure for streamed ones. What it shares with deno.ts is in policy.ts; which binary it runs on,
+// uws-native.ts.
 import { STATUS_CODES } from 'node:http'
-import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js'
+import { bodyTimeout } from '../errors.js'
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, declaredLength, firstChunk, openSocket, requestOf, type ServeOptions, type Server, type SocketEvents } from './policy.js'
+import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type Serve, type ServeOptions, type Server, type SocketEvents } from './policy.js'
+import { loadNative, type Binary, type Uws } from './uws-native.js'
 
-// The native module has this constant; its typings only declare it as an enum member.
-const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as typeof uWS & { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }
-
-/**
- * The package silently swaps in a pure-JS server when its native binary fails to load: slow, and without
- * parts of the API this file uses. main.ts refuses to start on it.
- */
-export const nativeLoaded = typeof uWS.SSLApp === 'function' && typeof LIBUS_LISTEN_EXCLUSIVE_PORT === 'number'
+/** This transport on the binary that loaded, or why none did: main.ts refuses to start then. */
+export function loadUws(maxHeadBytes: number): { serve: Serve; binary: Binary } | { problem: string } {
+  const native = loadNative(maxHeadBytes)
+  return 'problem' in native ? native : { serve: (app, options) => serve(native.uws, app, options), binary: native.binary }
+}
 
 const statusLines = new Map<number, string>()
 const statusLine = (status: number) => {
@@ -25,11 +25,19 @@ const statusLine = (status: number) => {
 const textDecoder = new TextDecoder()
 
 interface SocketData {
+  /** The client's address, taken at the upgrade (its forwarding headers are gone once it is open). */
+  remote: string
   events?: SocketEvents
 }
 
-export function serve(app: App, options: ServeOptions): Promise<Server> {
-  const budget = new BodyBudget(options.maxBufferedBodyBytes)
+type AddressOf = ReturnType<typeof clientAddress>
+
+function serve(uWS: Uws, app: App, options: ServeOptions): Promise<Server> {
+  // The binary has this constant; the typings only declare it as an enum member.
+  const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uWS as Uws & { LIBUS_LISTEN_EXCLUSIVE_PORT: number }
+  const budget = new BodyBudget(options.maxBufferedBodyBytes, options.maxBufferedBodyBytesPerPeer)
+  const lifetimes = new Lifetimes()
+  const addressOf = clientAddress(options.trustedProxies)
   const server = uWS
     .App()
     .ws<SocketData>(app.socketPath, {
@@ -39,8 +47,9 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
       // Past this uWS drops what is sent; policy.ts closes the socket when it sees it that far behind.
       maxBackpressure: options.maxSocketBackpressure,
       upgrade: (res, req, context) => {
+        const forwarded = { 'x-forwarded-for': req.getHeader('x-forwarded-for'), forwarded: req.getHeader('forwarded') }
         res.upgrade<SocketData>(
-          {},
+          { remote: addressOf(textDecoder.decode(res.getRemoteAddressAsText()), forwarded) },
           req.getHeader('sec-websocket-key'),
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -48,47 +57,65 @@ export function serve(app: App, options: ServeOptions): Promise<Server> {
         )
       },
       open: (ws) => {
-        const remote = textDecoder.decode(ws.getRemoteAddressAsText())
-        ws.getUserData().events = openSocket(
+        const data = ws.getUserData()
+        data.events = openSocket(
           app,
           options,
+          lifetimes,
           {
             // Sends come from timers and commits, outside uWS's callbacks: cork them into one write each.
             send: (text) => void ws.cork(() => ws.send(text, false)),
             end: (code, reason) => ws.end(code, reason),
+            terminate: () => ws.close(),
             bufferedAmount: () => ws.getBufferedAmount(),
           },
-          remote,
+          data.remote,
         )
       },
       // The message's memory is reused once this returns: decode it now.
       message: (ws, message, isBinary) => ws.getUserData().events?.message(isBinary ? message : textDecoder.decode(message)),
       close: (ws) => ws.getUserData().events?.closed(),
     })
-    .any('/*', (res, req) => onRequest(app, options, budget, res, req))
+    .any('/*', (res, req) => onRequest(app, options, budget, lifetimes, addressOf, res, req))
   return new Promise((resolve, reject) => {
     // Exclusive: by default uWS would share a busy port with another process without a word.
     const listen = server.listen as unknown as (host: string, port: number, options: number, cb: (t: us_listen_socket | false) => void) => TemplatedApp
-    listen.call(server, options.host, options.port, LIBUS_LISTEN_EXCLUSIVE_PORT ?? 0, (token) => {
+    listen.call(server, options.host, options.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
       if (!token) return reject(new Error(`cannot listen on ${options.host}:${options.port}: the port is in use or the address is not available`))
-      resolve({ port: uWS.us_socket_local_port(token), close: () => uWS.us_listen_socket_close(token) })
+      resolve({
+        port: uWS.us_socket_local_port(token),
+        close: () => {
+          uWS.us_listen_socket_close(token)
+          return lifetimes.close()
+        },
+      })
     })
   })
 }
 
-function onRequest(app: App, options: ServeOptions, budget: BodyBudget, res: HttpResponse, req: HttpRequest): void {
-  // HttpRequest is only valid in this synchronous call: copy what the app reads.
-  const request = requestOf(req.getMethod(), req.getUrl(), req.getQuery() ?? '', (name) => req.getHeader(name), () => exchange.remote())
-  const exchange = new Exchange(app, options, res, request)
+function onRequest(app: App, options: ServeOptions, budget: BodyBudget, lifetimes: Lifetimes, addressOf: AddressOf, res: HttpResponse, req: HttpRequest): void {
+  // HttpRequest is only valid in this synchronous call: copy what the app reads. Both releases answer
+  // getQuery() with undefined when there is no query, and getMethod() in lower case.
+  const request = requestOf(
+    req.getMethod(),
+    req.getUrl(),
+    req.getQuery() ?? '',
+    (name) => req.getHeader(name),
+    () => addressOf(exchange.remote(), request.headers),
+    (listener) => exchange.onGone(listener),
+  )
+  const exchange = new Exchange(app, options, lifetimes, res, request)
   const contentLength = req.getHeader('content-length')
-  if (contentLength === '' && req.getHeader('transfer-encoding') === '') return exchange.dispatch()
+  if ((contentLength === '' || contentLength === '0') && req.getHeader('transfer-encoding') === '') return exchange.dispatch()
+  // A body nobody reads is not taken into memory: the reply goes out at once, and the connection with it.
+  if (!app.takesBody(request.method, request.path)) return exchange.dispatch(true)
   let declared: number
   try {
     declared = declaredLength(contentLength, options.maxBodyBytes)
   } catch (e) {
     return exchange.send(app.errorReply(e, request))
   }
-  exchange.readBody(new BodyReader(budget, options.maxBodyBytes, declared))
+  exchange.readBody(new BodyReader(budget, options.maxBodyBytes, declared, request.remote))
 }
 
 /** One request and its reply: abort tracking, body reading, and every write to the response. */
@@ -98,18 +125,35 @@ class Exchange {
   onAbort?: () => void
   #reader?: BodyReader
   #remote?: string
+  #done = false
+  #gone?: (() => void)[]
 
   constructor(
     private readonly app: App,
     private readonly options: ServeOptions,
+    private readonly lifetimes: Lifetimes,
     private readonly res: HttpResponse,
     private readonly request: Request,
   ) {
+    lifetimes.begin()
     res.onAborted(() => {
       this.aborted = true
       this.#reader?.release()
       this.onAbort?.()
+      for (const listener of this.#gone ?? []) listener()
+      this.#finish()
     })
+  }
+
+  onGone(listener: () => void): void {
+    ;(this.#gone ??= []).push(listener)
+  }
+
+  /** The reply is out, or the client gone: this exchange no longer counts as under way. */
+  #finish(): void {
+    if (this.#done) return
+    this.#done = true
+    this.lifetimes.end()
   }
 
   /** The peer's address: none once the client has gone (the response may no longer be touched). */
@@ -121,36 +165,51 @@ class Exchange {
   readBody(reader: BodyReader): void {
     this.#reader = reader
     let finished = false
+    let deadline: NodeJS.Timeout | undefined
+    const refuse = (e: unknown) => {
+      finished = true
+      clearTimeout(deadline)
+      this.send(this.app.errorReply(e, this.request))
+    }
     this.res.onData((chunk, isLast) => {
       if (finished) return
       try {
         reader.push(new Uint8Array(chunk), isLast)
       } catch (e) {
-        finished = true
-        return this.send(this.app.errorReply(e, this.request))
+        return refuse(e)
       }
       if (isLast) {
         finished = true
+        clearTimeout(deadline)
         this.request.body = reader.body()
-        this.dispatch()
+        return this.dispatch()
       }
+      // A body still arriving after its first chunk has a deadline: held memory is not held for ever.
+      deadline ??= setTimeout(() => {
+        reader.release()
+        if (!this.aborted) refuse(bodyTimeout(this.options.bodyTimeoutSeconds))
+      }, this.options.bodyTimeoutSeconds * 1000)
     })
+    this.onAbort = () => clearTimeout(deadline)
   }
 
-  dispatch(): void {
+  /** `unreadBody`: the request came with a body that is not read, so the connection cannot carry another one. */
+  dispatch(unreadBody = false): void {
     this.app
       .handle(this.request)
-      .then((reply) => this.send(reply))
+      .then((reply) => this.send(unreadBody ? { ...reply, close: true } : reply))
       .catch((e: unknown) => {
         // Only a failure to write the reply comes here.
         this.app.streamFailed(e, this.request)
         if (!this.aborted) this.res.close()
+        this.#finish()
       })
   }
 
   send(reply: Reply): void {
     this.#reader?.release()
     const body = reply.body
+    if (this.request.method === 'HEAD') return this.#sendHead(reply)
     if (typeof body !== 'string' && !(body instanceof Uint8Array)) return void this.#stream(reply, body[Symbol.asyncIterator]())
     if (this.aborted) return
     this.res.cork(() => {
@@ -158,6 +217,21 @@ class Exchange {
       // uWS says "Connection: close" itself when it is to close.
       this.res.end(body, reply.close)
     })
+    this.#finish()
+  }
+
+  /** GET's status and headers, its length if it has one, and no body: a streamed one is not even begun. */
+  #sendHead(reply: Reply): void {
+    const body = reply.body
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : undefined
+    if (length === undefined) void (body as AsyncIterable<BodyChunk>)[Symbol.asyncIterator]().return?.()
+    if (!this.aborted) {
+      this.res.cork(() => {
+        this.#writeHead(reply)
+        this.res.endWithoutBody(length, reply.close)
+      })
+    }
+    this.#finish()
   }
 
   #writeHead(reply: Reply): void {
@@ -176,7 +250,7 @@ class Exchange {
             if (!headWritten) this.#writeHead(reply)
             this.res.end()
           })
-          return
+          return this.#finish()
         }
         let ok = true
         const chunk = next.value
@@ -195,6 +269,7 @@ class Exchange {
     // Aborted, stalled or failed mid-stream: the status is out, so the only honest end is a cut connection.
     await chunks.return?.()
     if (!this.aborted) this.res.close()
+    this.#finish()
   }
 
   /** Resolves true when the socket drained, false when the client went away or stalled past stallMs. */
