@@ -6,6 +6,7 @@ import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Sql } from 'postgres'
 import type { Client } from './clients.js'
+import { tiers } from '../src/store/tiers.js'
 import { Histogram } from './histogram.js'
 import { timeSlices, type SliceTimes } from './slice.js'
 
@@ -150,7 +151,7 @@ export async function checkChart(url: string, client: Client, first: number, day
 /** Bytes on disk (pg_total_relation_size: heap, indexes, TOAST) per row of the samples and of each tier. */
 export async function diskBytes(sql: Sql): Promise<{ table: string; rows: number; bytesPerRow: number }[]> {
   const out = []
-  for (const table of ['samples', 'samples_1m', 'samples_1h']) {
+  for (const table of ['samples', ...tiers.map((t) => t.table)]) {
     await sql.unsafe(`vacuum analyze ${table}`)
     const [r] = await sql.unsafe<{ rows: number; bytes: number }[]>(`select count(*)::float8 as rows, pg_total_relation_size('${table}')::float8 as bytes from ${table}`)
     out.push({ table, rows: r.rows, bytesPerRow: r.bytes / r.rows })
