@@ -121,7 +121,10 @@ const literal = (a: number[]) => `{${a.join(',')}}`
 async function pass(tx: TransactionSql): Promise<void> {
   await tx`select pg_advisory_xact_lock(${maintenanceLock})`
   // A pass holds what it takes from the queue in memory: at the default 4 MB, 80,000 queued samples spilled to disk.
+  // It takes the whole queue: one that grew past what a pass does within the server's statement deadline would
+  // otherwise be given up every time, and only grow.
   await tx`set local work_mem = '64MB'`
+  await tx`set local statement_timeout = 0`
   let [touched] = await tx.unsafe<Touched[]>(minutesStatement, [], { prepare: true })
   for (let i = 1; i < tiers.length && touched.clients.length > 0; i++) {
     ;[touched] = await tx.unsafe<Touched[]>(coarserStatement(tiers[i], tiers[i - 1]), [literal(touched.clients), literal(touched.buckets)], { prepare: true })
