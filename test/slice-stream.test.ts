@@ -31,18 +31,22 @@ after(async () => {
   assert.equal(await server.stop(), 0)
 })
 
-/** Reads a slice, checking every row's time as it streams by; `pace` pauses the reader now and then. */
-function readSlice(path: string, options: { pace?: boolean; abortAfterBytes?: number }) {
+/**
+ * Reads a slice, checking every row's time as it streams by; `pace` pauses the reader now and then, `onData` is
+ * told of every chunk; `from` is the server asked (the file's unless told).
+ */
+function readSlice(path: string, options: { pace?: boolean; abortAfterBytes?: number; onData?: () => void; from?: RunningServer }) {
   return new Promise<{ count: number; bytes: number; peakRss: number; aborted: boolean }>((resolve, reject) => {
     let expected = 1
     let bytes = 0
     let tail = ''
     let peakRss = 0
     let chunksSinceCheck = 0
-    const req = request(`${server.url}${path}`, (res) => {
+    const req = request(`${(options.from ?? server).url}${path}`, (res) => {
       assert.equal(res.statusCode, 200)
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => {
+        options.onData?.()
         bytes += chunk.length
         const text = tail + chunk
         const re = /"unix_time": (\d+)\}/g
@@ -68,6 +72,7 @@ function readSlice(path: string, options: { pace?: boolean; abortAfterBytes?: nu
           resolve({ count: expected - 1, bytes, peakRss, aborted: true })
         }
       })
+      res.on('close', () => (res.complete ? undefined : reject(new Error(`the slice was cut after ${expected - 1} rows`))))
       res.on('end', () => {
         assert.ok(tail.endsWith(']}'), `the slice ends with ${JSON.stringify(tail.slice(-20))}`)
         resolve({ count: expected - 1, bytes, peakRss, aborted: false })
@@ -101,6 +106,15 @@ test('readers that go away mid-slice release their database cursor', async () =>
     `{"payload": [{"cpu": 99.9, "mem": ${rows - 1}.0, "storage": null, "unix_time": ${rows - 1}}, ` +
       `{"cpu": 0.0, "mem": ${rows}.0, "storage": null, "unix_time": ${rows}}]}`,
   )
+})
+
+test('a slice streaming when the server is told to stop (SIGTERM) is finished first, then the server exits 0', async () => {
+  const stopping = await startServer()
+  let stopped: Promise<number | null> | undefined
+  const result = await readSlice(`/client/${clientId}/time/report`, { from: stopping, onData: () => (stopped ??= stopping.stop()) })
+  assert.equal(result.count, rows)
+  assert.equal(await stopped, 0, stopping.output())
+  assert.match(stopping.output(), /SIGTERM: shutting down/)
 })
 
 test('readers that take nothing for STALL_SECONDS are cut off, and their cursors released', { timeout: 30_000 }, async () => {
