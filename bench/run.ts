@@ -3,7 +3,9 @@
 // Each ingest phase spreads its load over a fleet of clients, as a server hears from many machines at once, and
 // the old case of one client a lane or connection is kept beside it as a line for comparison.
 // Options: --seconds N or BENCH_SECONDS (per load phase, default 5); --clients N or BENCH_CLIENTS (the fleet,
-// default 1000); --node or BENCH_GENERATOR=node (the Node HTTP generator even where wrk is installed). Exits 1
+// default 1000); --node or BENCH_GENERATOR=node (the Node HTTP generator even where wrk is installed); --year
+// (a year of one client at 1 Hz, and its chart, after the month: several minutes more); --retention (only
+// single-sample ingest with and without retention removing 10 million samples, bench/retention.ts). Exits 1
 // when a correctness check fails, not for a missed target.
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
@@ -14,14 +16,16 @@ import { killChildren } from './child.js'
 import { create, fleet, registerGroups, seed, settledRows, touch, type Client } from './clients.js'
 import { percentile } from './histogram.js'
 import { httpGenerator, runWsLoad, wsGeneratorName, type LoadResult } from './load.js'
+import { charts, checkChart, diskBytes, load, settle, timeChart, type Chart, type Loaded } from './history.js'
 import { copyRate, unnestRate, type PgRate } from './pg-ceiling.js'
+import { retentionBench } from './retention.js'
 import { probeBatch, probeWebSocket } from './probe.js'
 import { observe, peakRss } from './proc.js'
 import { startBareUws, startCommand, startSystemMonitor, stopAll } from './server.js'
 import { timeSlices, type SliceTimes } from './slice.js'
 import { int, mark, mb, ms, rate, render } from './table.js'
 
-const { values: flags } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, node: { type: 'boolean' } } })
+const { values: flags } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, node: { type: 'boolean' }, year: { type: 'boolean' }, retention: { type: 'boolean' } } })
 const seconds = Number(flags.seconds ?? process.env.BENCH_SECONDS ?? 5)
 if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, not ${flags.seconds ?? process.env.BENCH_SECONDS}`)
 const fleetSize = Number(flags.clients ?? process.env.BENCH_CLIENTS ?? 1000)
@@ -146,7 +150,16 @@ const ingestRows: IngestRow[] = specs.flatMap((spec) => [
 const fleetOutcome = (group: string) => ingestRows.find((r) => r.judged && r.spec.group === group)?.outcome
 
 // Bounded whatever happens: a minute per load phase at most, and ten for start-up, seeding and slices.
-const limitSeconds = 600 + (2 + ingestRows.length) * (60 + seconds)
+// The history phases (bench/history.ts): a month of one client and a day of nine others, and with --year a
+// year of one more, each ending at a multiple of every chart's step so that charts have whole buckets.
+const historyEnd = Math.floor(firstTime / 64_800) * 64_800
+const histories = [
+  { clients: fleet('history', 10), days: 30, end: historyEnd },
+  ...(flags.year ? [{ clients: fleet('year', 1), days: 365, end: Math.floor(historyEnd / 31_536) * 31_536 }] : []),
+]
+const chartRuns = 20
+
+const limitSeconds = 600 + (2 + ingestRows.length) * (60 + seconds) + (flags.year ? 1800 : 0)
 const abort = (code: number) => {
   killChildren()
   void stopAll().finally(() => process.exit(code))
@@ -156,6 +169,8 @@ setTimeout(() => {
   abort(1)
 }, limitSeconds * 1000).unref()
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => abort(130))
+
+if (flags.retention) process.exit((await retentionBench(http, seconds, fleetSize, log)) ? 0 : 1)
 
 // --- Measure. ---
 
@@ -221,11 +236,13 @@ async function wsIngest(phaseClients: Client[]): Promise<Outcome<Ingest>> {
 }
 
 const sliced: Outcome<SliceTimes>[] = []
+const historyResults: { name: string; loaded: Outcome<Loaded>; settledMs?: number; timed: { chart: Chart; o: Outcome<SliceTimes> }[]; wrong?: string }[] = []
+let disk: Awaited<ReturnType<typeof diskBytes>> | void = undefined
 let serverPeak = 0
 let serverExit: string | undefined
 try {
   // Straight into the server's database: registering thousands through POST /client would take minutes of scrypt.
-  await create(sql, ingestRows.flatMap((r) => r.clients))
+  await create(sql, [...ingestRows.flatMap((r) => r.clients), ...histories.flatMap((h) => h.clients)])
   for (const row of ingestRows) row.outcome = await phase(row.name, () => row.spec.run(row.clients))
   for (const [i, slice] of slices.entries()) {
     sliced.push(
@@ -236,6 +253,18 @@ try {
       }),
     )
   }
+  for (const h of histories) {
+    const name = `6 history: ${h.days} days of 1 client${h.clients.length > 1 ? ` and 1 day of ${h.clients.length - 1} others` : ''}, batch route`
+    const loaded = await phase(name, () => observe(server.pid, () => load(server.url, h.clients[0], h.clients.slice(1), h.end - h.days * 86_400, h.days)))
+    const settledMs = 'value' in loaded ? await settle(sql) : undefined
+    const timed: { chart: Chart; o: Outcome<SliceTimes> }[] = []
+    for (const chart of charts(h.end, h.days)) {
+      timed.push({ chart, o: await phase(`7 ${chart.name}`, () => observe(server.pid, () => timeChart(server.url, h.clients[0], chart, chartRuns))) })
+    }
+    const wrong = 'value' in loaded ? await checkChart(server.url, h.clients[0], h.end - h.days * 86_400, h.days) : 'not loaded'
+    historyResults.push({ name, loaded, settledMs, timed, wrong })
+  }
+  disk = await diskBytes(sql).catch((e: unknown) => void notes.push(`disk bytes: ${(e as Error).message}`))
   // The ceilings for row 2, on the same PostgreSQL, with the server idle.
   copy = await phase('ceiling: PostgreSQL COPY', async () => ({ value: await copyRate(sql, seconds) }))
   unnest = await phase('ceiling: PostgreSQL insert … select from unnest', async () => ({ value: await unnestRate(sql, seconds) }))
@@ -302,6 +331,17 @@ function pgRow(name: string, o: Outcome<PgRate> | undefined): string[] {
   return [name, 'postgres.js, 1 conn.', rate(r.rows / r.seconds, 'rows'), ms(r.p50Ms), ms(r.p99Ms), '', '', '', '', check(r.stored === r.rows, `${int(r.stored)} = sent`)]
 }
 
+function sliceRow(name: string, generator: string, o: Outcome<SliceTimes> | undefined, expectedRows: number, targetMs: number | undefined, sign: '<' | '≤'): string[] {
+  if (!measured(o)) return absent(name, o)
+  const times = o.value
+  const p50 = percentile(times.ms, 50)
+  const total = times.ms.reduce((a, b) => a + b, 0) / 1000
+  const wrong = times.rows.filter((n) => n !== expectedRows)
+  const rows = wrong.length === 0 ? `${int(expectedRows)} per answer` : `returned ${wrong.map(int).join(', ')} of ${int(expectedRows)}`
+  const target = targetMs === undefined ? '' : `p50 ${sign} ${targetMs} ms ${mark(sign === '<' ? p50 < targetMs : p50 <= targetMs)}`
+  return [name, `${generator} ×${times.ms.length}`, rate(times.ms.length / total, 'answers'), ms(p50), ms(percentile(times.ms, 99)), '', target, rssCell(o.rss), cpuCell(o.cpu), check(wrong.length === 0, rows)]
+}
+
 /** "0.42 of bare uWS" and "≥ 0.50 ✓" */
 function versus(o: Outcome<Ingest> | undefined, ceiling: Outcome<LoadResult | PgRate> | undefined, ceilingName: string): [string, string] {
   const value = perSecond(o)
@@ -336,17 +376,17 @@ const table = [
     const [vs, target] = row.spec.versus(row.outcome)
     return ingestRow(row.name, `${row.spec.generator}, ${clientCount(row.clients.length)}`, row.outcome, row.spec.perMessage, vs, row.judged ? target : '')
   }),
-  ...slices.map((slice, i) => {
-    const o = sliced[i]
-    if (!measured(o)) return absent(slice.name, o)
-    const times = o.value
-    const p50 = percentile(times.ms, 50)
-    const total = times.ms.reduce((a, b) => a + b, 0) / 1000
-    const wrong = times.rows.filter((n) => n !== slice.rows)
-    const rows = wrong.length === 0 ? `${int(slice.rows)} per slice` : `returned ${wrong.map(int).join(', ')} of ${int(slice.rows)}`
-    const target = slice.rows === 86_400 ? `p50 < 100 ms ${mark(p50 < 100)}` : ''
-    return [slice.name, `GET whole log ×${times.ms.length}`, rate(times.ms.length / total, 'slices'), ms(p50), ms(percentile(times.ms, 99)), '', target, rssCell(o.rss), cpuCell(o.cpu), check(wrong.length === 0, rows)]
-  }),
+  ...slices.map((slice, i) => sliceRow(slice.name, 'GET whole log', sliced[i], slice.rows, slice.rows === 86_400 ? 100 : undefined, '<')),
+  ...historyResults.flatMap(({ name, loaded, settledMs, timed, wrong }) => [
+    measured(loaded)
+      ? [name, `node http, 8 conn., ${int(loaded.value.samples / 1000)} bodies`, rate(loaded.value.samples / loaded.value.seconds, 'samples'), ms(loaded.value.p50Ms), ms(loaded.value.p99Ms), '', '', rssCell(loaded.rss), cpuCell(loaded.cpu), `in the tiers ${ms(settledMs)} after the last 202`]
+      : absent(name, loaded),
+    ...timed.map(({ chart, o }, i) => {
+      const row = sliceRow(`7 ${chart.name}`, 'GET', o, chart.rows, chart.targetMs, '≤')
+      if (i === 0) row[9] = check(wrong === undefined, `${row[9]}, ${wrong ?? 'as computed from the samples'}`)
+      return row
+    }),
+  ]),
 ]
 
 console.log(
@@ -368,6 +408,9 @@ const comparison = fleetVersusOne()
 if (comparison) notes.unshift(comparison)
 if (fleetSize > authCacheSize) {
   notes.push(`${clientCount(fleetSize)} do not fit the server's auth cache (AUTH_CACHE_SIZE ${int(authCacheSize)}): the fleet rows include password checks`)
+}
+if (disk) {
+  notes.push(`bytes on disk (pg_total_relation_size over rows): ${disk.map((d) => `${d.table} ${d.bytesPerRow.toFixed(0)} a row (${int(d.rows)} rows)`).join(', ')}`)
 }
 for (const note of notes) console.log(`note: ${note}`)
 process.exit(checksFailed ? 1 : 0)

@@ -1,7 +1,7 @@
 // The processes under test: system-monitor started as `npm start` starts it, on a fresh embedded database,
 // and the bare uWebSockets.js ceiling. Each is stopped by its pid; nothing is left running or on disk.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -90,13 +90,15 @@ function launch(name: string, command: string[], env: NodeJS.ProcessEnv, cleanup
   })
 }
 
-export async function startSystemMonitor(): Promise<SystemMonitor> {
+/** `env` is added to the server's environment; a `dataDir` given is the caller's, kept when the server stops. */
+export async function startSystemMonitor({ env: extra = {}, dataDir: given }: { env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<SystemMonitor> {
   // Under os.tmpdir(): as root the embedded PostgreSQL runs as 'postgres', which must be able to enter it.
-  const dataDir = mkdtempSync(join(tmpdir(), 'sm-bench-data-'))
+  const dataDir = given ?? mkdtempSync(join(tmpdir(), 'sm-bench-data-'))
+  chmodSync(dataDir, 0o755)
   const { DATABASE_URL: _, ...env } = process.env
-  const server = await launch('server', startCommand(), { ...env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' }, async () => {
+  const server = await launch('server', startCommand(), { ...env, ...extra, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' }, async () => {
     await stopOrphanedPostgres(dataDir)
-    rmSync(dataDir, { recursive: true, force: true })
+    if (!given) rmSync(dataDir, { recursive: true, force: true })
   })
   const pgPort = /database: embedded PostgreSQL in .* \(postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:(\d+)\//.exec(server.output())?.[1]
   if (!pgPort) {

@@ -12,6 +12,13 @@ export const integer = (min: number, max: number) =>
     v.maxValue(max, `expected a whole number from ${min} to ${max}`),
   )
 export const text = v.pipe(v.string(), v.minLength(1, 'expected a non-empty value'))
+const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
+/** Seconds, or undefined for 'off'. */
+const duration = v.pipe(
+  v.string(),
+  v.regex(/^(off|[1-9]\d{0,8}[smhd])$/, "expected a duration such as 90d, 12h, 30m, 45s, or 'off'"),
+  v.transform((s) => (s === 'off' ? undefined : Number(s.slice(0, -1)) * durationUnits[s.slice(-1)])),
+)
 const addressOrRange = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[\da-f:]*:[\da-f:.]*(\/\d{1,3})?)$/i
 const addresses = v.pipe(
   v.string(),
@@ -116,6 +123,14 @@ const settings = {
   wsMaxSubscriptions: row('WS_MAX_SUBSCRIPTIONS', integer(1, 10_000), '64', 'SUBSCRIBEs one WebSocket may hold at once'),
   shutdownSeconds: row('SHUTDOWN_SECONDS', integer(1, 3600), '8', 'on SIGTERM/SIGINT, exit after at most this long, whatever is left'),
   wsMaxPending: row('WS_MAX_PENDING', integer(1, 1_000_000), '4096', 'messages of one WebSocket waiting for their replies; a client that sends more is disconnected'),
+  rollupIntervalMs: row('ROLLUP_INTERVAL_MS', integer(10, 3_600_000), '10000', 'how often the samples written since are folded into the 1-minute, 10-minute and 1-hour rollups'),
+  // Coarser tiers are built from finer ones: each limit is at least the finer one's (checked below).
+  retentionRaw: row('RETENTION_RAW', duration, 'off', "how long samples are kept (90d, 12h, ...; 'off': for ever)"),
+  retention1m: row('RETENTION_1M', duration, 'off', 'how long 1-minute rollups are kept; at least RETENTION_RAW'),
+  retention10m: row('RETENTION_10M', duration, 'off', 'how long 10-minute rollups are kept; at least RETENTION_1M'),
+  retention1h: row('RETENTION_1H', duration, 'off', 'how long 1-hour rollups are kept; at least RETENTION_10M'),
+  retentionCheckSeconds: row('RETENTION_CHECK_SECONDS', integer(1, 86400), '60', 'how often retention looks for data past its limits'),
+  retentionUnitRows: row('RETENTION_UNIT_ROWS', integer(100, 1_000_000), '5000', 'rows one retention statement removes at most (then it pauses as long as it took)'),
 }
 
 type AnyRow = Row<v.GenericSchema<string, unknown>>
@@ -171,5 +186,15 @@ export function readTable<T extends Record<string, AnyRow>>(table: T, argv: stri
 /** The server's settings; throws ConfigError naming the bad one. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
   const read = readTable(settings, argv, env)
-  return read === 'help' ? 'help' : read.values
+  if (read === 'help') return 'help'
+  const out = read.values
+  const chain = ['retentionRaw', 'retention1m', 'retention10m', 'retention1h'] as const
+  for (let i = 1; i < chain.length; i++) {
+    const finer = out[chain[i - 1]] as number | undefined
+    const coarser = out[chain[i]] as number | undefined
+    if (coarser !== undefined && (finer === undefined || coarser < finer)) {
+      throw new ConfigError(`${settings[chain[i]].env} must be at least ${settings[chain[i - 1]].env}, and 'off' unless that is set too: each tier is built from the finer one`)
+    }
+  }
+  return out
 }

@@ -8,6 +8,7 @@ import { LoadLog } from './host/load-log.js'
 import { HostSampler } from './host/sampler.js'
 import { GroupWriter } from './ingest/writer.js'
 import { clientStore } from './store/clients.js'
+import { Maintenance } from './store/maintenance.js'
 import { openDatabase } from './store/db.js'
 import { loginStore } from './store/logins.js'
 import { sampleStore } from './store/samples.js'
@@ -84,6 +85,19 @@ async function main(config: Config, steps: Steps): Promise<void> {
   const sampler = sampled.value
   const db = opened.value
   const samples = sampleStore(db.sql, db.writeSql, db.health)
+  steps.add(
+    new Maintenance(db.sql, {
+      rollupIntervalMs: config.rollupIntervalMs,
+      retention: {
+        limits: [config.retentionRaw, config.retention1m, config.retention10m, config.retention1h],
+        checkMs: config.retentionCheckSeconds * 1000,
+        unitRows: config.retentionUnitRows,
+      },
+      now: () => Date.now() / 1000,
+      logError,
+    }),
+    (m) => m.stop(),
+  )
   const writer = steps.add(
     new GroupWriter((ids, rows) => samples.write(ids, rows), {
       maxQueued: config.ingestMaxQueued,

@@ -6,3 +6,6 @@ export interface Sample {
   mem: number | null
   storage: number | null
 }
+
+/** The metrics a sample carries, as the store and the contract's rows name them. */
+export const metrics = ['cpu', 'mem', 'storage'] as const

@@ -1,4 +1,4 @@
-// Client routes (contract, "Clients"): register or log in, send a sample, log span, log slice.
+// Client routes (contract, "Clients"): register or log in, send a sample, log span, log slice (raw or downsampled).
 import * as v from 'valibot'
 import type { Authenticator } from '../auth/authenticator.js'
 import { makeClientId } from '../auth/client-id.js'
@@ -8,9 +8,11 @@ import type { Answer, Ingest } from '../ingest/entry.js'
 import { parseClientBody } from '../ingest/formats/client-body.js'
 import { parseJson } from '../ingest/formats/json.js'
 import type { SampleStore } from '../store/samples.js'
+import { bucketFrame } from '../wire/buckets.js'
 import { acceptedEcho, sampleEcho } from '../wire/echo.js'
 import { sliceFrame } from '../wire/slice.js'
 import { jsonReply, jsonTextReply, streamReply, type Reply, type Request } from './reply.js'
+import { downsampling } from './downsample.js'
 import type { Handler, Router } from './router.js'
 
 export interface ClientServices {
@@ -85,6 +87,8 @@ export function clientRoutes(router: Router, { auth, ingest, samples, maxInflate
     const query = new URLSearchParams(req.query)
     const start = bound(query, 'start', Number.MIN_SAFE_INTEGER)
     const end = bound(query, 'end', Number.MAX_SAFE_INTEGER)
+    const down = downsampling(query)
+    if (down) return streamReply(200, bucketFrame(samples.buckets(clientId, { ...down, start, end }), down.aggregates))
     return streamReply(200, sliceFrame(samples.slice(clientId, start, end)))
   }
   router.add('/client/:s/time/report', { GET: slice, POST: slice })

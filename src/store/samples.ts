@@ -1,6 +1,8 @@
 // The samples table: batch writes with the merge-per-second rule, log span, and streamed log slices.
 import type { Sql } from 'postgres'
 import type { Sample } from '../sample.js'
+import { bucketSlices, type BucketQuery } from './buckets.js'
+import { changedMinutesEntry, newSamplesEntry, queueKind, type QueueEntry } from './tiers.js'
 import type { Health } from './health.js'
 
 export interface Span {
@@ -29,6 +31,8 @@ export interface SampleStore {
    * V8 prints the same digits (wire/slice.ts).
    */
   slice(clientId: number, start: number, end: number): AsyncIterable<Uint8Array>
+  /** The slice downsampled into step buckets (store/buckets.ts). */
+  buckets(clientId: number, query: BucketQuery): AsyncIterable<Uint8Array>
 }
 
 /** Rows in the chunk, the last one's time, and the rows as bytes (wire/slice.ts's row layout). */
@@ -76,24 +80,35 @@ const isUniqueViolation = (e: unknown) => (e as { code?: unknown } | null)?.code
 export function sampleStore(sql: Sql, writeSql: Sql, health: Health): SampleStore {
   let upsertsLeft = 0
 
-  const insert = (c: Columns) => writeSql`
-    insert into samples (client_id, t, cpu, mem, storage)
-    select * from unnest(${c.clientIds}::int4[], ${c.t}::int8[], ${c.cpu}::float8[], ${c.mem}::float8[], ${c.storage}::float8[])`
-
+  // The rows, and in the same statement (so in the same commit) what they add to the rollup tiers. Numbered
+  // parameters: new samples queued are the rows' own ($1 to $5, bound once).
+  const rows = `insert into samples (client_id, t, cpu, mem, storage)
+    select * from unnest($1::int4[], $2::int8[], $3::float8[], $4::float8[], $5::float8[])`
+  const queued = (q: QueueEntry) =>
+    'clientIds' in q
+      ? `with queued as (insert into rollup_queue (kind, client_ids, keys, stats) values (${q.kind}, $6::int4[], $7::int8[], $8::float8[]))`
+      : `with queued as (insert into rollup_queue (kind, client_ids, keys, cpu, mem, storage) values (${queueKind.newSamples}, $1, $2, $3, $4, $5))`
   // The same insert, where a field the new sample lacks keeps its stored value (a re-sent second merges).
-  const upsert = (c: Columns) => writeSql`
-    ${insert(c)}
-    on conflict (client_id, t) do update set
+  const merging = `on conflict (client_id, t) do update set
       cpu = coalesce(excluded.cpu, samples.cpu),
       mem = coalesce(excluded.mem, samples.mem),
       storage = coalesce(excluded.storage, samples.storage)`
+  const statement = (c: Columns, q: QueueEntry, merge: boolean) => {
+    const params: (string | null)[] = [c.clientIds, c.t, c.cpu, c.mem, c.storage]
+    if ('clientIds' in q) params.push(q.clientIds, q.keys, q.stats)
+    return writeSql.unsafe(`${queued(q)} ${rows} ${merge ? merging : ''}`, params, { prepare: true })
+  }
+  const insert = (c: Columns, clientIds: number[], samples: Sample[]) => statement(c, newSamplesEntry(clientIds, samples), false)
+  const upsert = (c: Columns, clientIds: number[], samples: Sample[]) => statement(c, changedMinutesEntry(clientIds, samples), true)
 
   return {
+    buckets: bucketSlices(sql, health),
+
     async write(clientIds, samples) {
       const c = columns(clientIds, samples)
       if (upsertsLeft === 0) {
         try {
-          await health.guard(() => insert(c))
+          await health.guard(() => insert(c, clientIds, samples))
           return
         } catch (e) {
           // The failed insert rolled back whole: the batch is written again, merging.
@@ -101,7 +116,7 @@ export function sampleStore(sql: Sql, writeSql: Sql, health: Health): SampleStor
           upsertsLeft = upsertsAfterCollision
         }
       } else upsertsLeft--
-      await health.guard(() => upsert(c))
+      await health.guard(() => upsert(c, clientIds, samples))
     },
 
     async span(clientId) {

@@ -2,7 +2,7 @@
 import { floatRepr } from './pyjson.js'
 
 // NaN is NULL: stored values are finite (validated).
-const pyFloat = (n: number) => (Number.isNaN(n) ? 'null' : floatRepr(n))
+export const pyFloat = (n: number) => (Number.isNaN(n) ? 'null' : floatRepr(n))
 
 // A row's text is at most 48 characters of keys and punctuation and four numbers of at most 24.
 const maxRowBytes = 160
@@ -13,19 +13,18 @@ const rowsPerWrite = 64
 export const sliceRowBytes = 32
 
 /**
- * The rows of a chunk as JSON text (UTF-8), ', ' between them. V8 prints the doubles' shortest digits, in
- * Python's notation (floatRepr). The text is copied into bytes every few rows, so that its strings die young
- * instead of living through collections as one long string in the making.
+ * Rows of `rowBytes` bytes each, rendered by `row` (given the row's offset), as JSON text (UTF-8) with ', '
+ * between them. The text is copied into bytes every few rows, so that its strings die young instead of
+ * living through collections as one long string in the making.
  */
-export function sliceRows(rows: Uint8Array): Uint8Array {
+export function renderRows(rows: Uint8Array, rowBytes: number, maxTextBytes: number, row: (view: DataView, at: number) => string): Uint8Array {
   const view = new DataView(rows.buffer, rows.byteOffset, rows.byteLength)
-  const count = Math.floor(rows.byteLength / sliceRowBytes)
-  const out = Buffer.allocUnsafe(count * maxRowBytes)
+  const count = Math.floor(rows.byteLength / rowBytes)
+  const out = Buffer.allocUnsafe(count * maxTextBytes)
   let length = 0
   let text = ''
   for (let i = 0; i < count; i++) {
-    const at = i * sliceRowBytes
-    text += `${i === 0 ? '' : ', '}{"cpu": ${pyFloat(view.getFloat64(at + 8))}, "mem": ${pyFloat(view.getFloat64(at + 16))}, "storage": ${pyFloat(view.getFloat64(at + 24))}, "unix_time": ${view.getFloat64(at)}}`
+    text += (i === 0 ? '' : ', ') + row(view, i * rowBytes)
     if (i % rowsPerWrite === rowsPerWrite - 1 || i === count - 1) {
       length += out.write(text, length, 'latin1')
       text = ''
@@ -34,16 +33,26 @@ export function sliceRows(rows: Uint8Array): Uint8Array {
   return out.subarray(0, length)
 }
 
+/** The rows of a chunk as log slice rows. V8 prints the doubles' shortest digits, in Python's notation (floatRepr). */
+export const sliceRows = (rows: Uint8Array): Uint8Array =>
+  renderRows(
+    rows,
+    sliceRowBytes,
+    maxRowBytes,
+    (view, at) =>
+      `{"cpu": ${pyFloat(view.getFloat64(at + 8))}, "mem": ${pyFloat(view.getFloat64(at + 16))}, "storage": ${pyFloat(view.getFloat64(at + 24))}, "unix_time": ${view.getFloat64(at)}}`,
+  )
+
 /**
- * `{"payload": [rows, ...]}` around the chunks' rows as they come. Nothing is written before the first chunk
- * exists, so that a query failing at once still gets its own status.
+ * `{"payload": [rows, ...]}` around the chunks' rows as they come, rendered by `render`. Nothing is written
+ * before the first chunk exists, so that a query failing at once still gets its own status.
  */
-export async function* sliceFrame(chunks: AsyncIterable<Uint8Array>): AsyncIterable<string | Uint8Array> {
+export async function* sliceFrame(chunks: AsyncIterable<Uint8Array>, render: (rows: Uint8Array) => Uint8Array = sliceRows): AsyncIterable<string | Uint8Array> {
   let prefix = '{"payload": ['
   for await (const rows of chunks) {
     if (rows.byteLength === 0) continue
     yield prefix
-    yield sliceRows(rows)
+    yield render(rows)
     prefix = ', '
   }
   yield prefix === ', ' ? ']}' : '{"payload": []}'
