@@ -11,8 +11,9 @@ export interface Socket {
   close(): void
 }
 
-export async function connect(base: string, path = '/echo'): Promise<Socket> {
-  const ws = new WebSocket(base.replace(/^http/, 'ws') + path)
+/** `ca`: for an https:// base, the PEM certificate (or CA) the server's is trusted by. */
+export async function connect(base: string, path = '/echo', ca?: string): Promise<Socket> {
+  const ws = new WebSocket(base.replace(/^http/, 'ws') + path, { ca })
   const queue: string[] = []
   const waiting: ((text: string) => void)[] = []
   ws.on('message', (data, isBinary) => {
