@@ -50,6 +50,9 @@ const MiB = 1024 * KiB
 const settings = {
   port: row('PORT', integer(0, 65535), '5000', 'HTTP and WebSocket port (0: any free port)'),
   host: row('HOST', text, '0.0.0.0', 'address to listen on'),
+  tlsCertFile: row('TLS_CERT_FILE', text, undefined, 'PEM certificate (chain) to serve HTTPS and WSS with; with TLS_KEY_FILE'),
+  tlsKeyFile: row('TLS_KEY_FILE', text, undefined, "PEM private key of TLS_CERT_FILE's certificate"),
+  tlsKeyPassphrase: row('TLS_KEY_PASSPHRASE', text, undefined, 'passphrase of an encrypted TLS_KEY_FILE'),
   databaseUrl: row('DATABASE_URL', postgresUrl, undefined, 'PostgreSQL 12+ to use; without it an embedded PostgreSQL runs in DATA_DIR'),
   dataDir: row('DATA_DIR', text, './data', 'where the embedded PostgreSQL keeps its files'),
   dbPoolSize: row('DB_POOL_SIZE', integer(1, 100), '10', 'PostgreSQL connections for reads and logins'),
@@ -196,5 +199,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
       throw new ConfigError(`${settings[chain[i]].env} must be at least ${settings[chain[i - 1]].env}, and 'off' unless that is set too: each tier is built from the finer one`)
     }
   }
+  const { tlsCertFile, tlsKeyFile, tlsKeyPassphrase } = out
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new ConfigError(`TLS_CERT_FILE (--tls-cert-file) and TLS_KEY_FILE (--tls-key-file) go together: set both to serve HTTPS, or neither`)
+  }
+  if (tlsKeyPassphrase !== undefined && tlsKeyFile === undefined) throw new ConfigError('TLS_KEY_PASSPHRASE (--tls-key-passphrase) is for a TLS_KEY_FILE, and none is set')
   return out
 }

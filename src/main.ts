@@ -13,6 +13,7 @@ import { openDatabase } from './store/db.js'
 import { loginStore } from './store/logins.js'
 import { sampleStore } from './store/samples.js'
 import type { Serve } from './transport/policy.js'
+import { loadTls } from './transport/tls.js'
 
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
 const logError = (message: string, error: unknown) =>
@@ -58,6 +59,8 @@ class Steps {
 }
 
 async function main(config: Config, steps: Steps): Promise<void> {
+  // Checked first: a certificate that cannot serve stops the server before the database is started for nothing.
+  const tls = config.tlsCertFile && config.tlsKeyFile ? loadTls({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase }) : undefined
   const { serve, runtime } = await loadTransport(config)
   log(`runtime: ${runtime}`)
   const startedAt = new Date()
@@ -144,6 +147,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
     await serve(app, {
       host: config.host,
       port: config.port,
+      tls,
       maxBodyBytes: config.maxBodyBytes,
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
       maxBufferedBodyBytesPerPeer: config.maxBufferedBodyBytesPerPeer,
@@ -160,7 +164,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
   // Only now, with the shutdown in place: whoever waits for this line may stop the server at once.
   log(`database: ${db.description}`)
   if (config.loadLogPath !== 'off') log(`writing the server's load to ${config.loadLogPath}`)
-  log(`listening on http://${config.host}:${server.port}`)
+  log(`listening on ${tls ? 'https' : 'http'}://${config.host}:${server.port}`)
 }
 
 let config: Config

@@ -1,6 +1,8 @@
-// A plain HTTP client for tests: node:http sends paths exactly as given (no normalisation of '..' or '%2F').
+// A plain HTTP client for tests: node:http sends paths exactly as given (no normalisation of '..' or '%2F'); and
+// node:https for an https:// base, trusting the test's own CA.
 import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 
 export interface Response {
   status: number
@@ -19,13 +21,25 @@ export interface RequestOptions {
   allowInternalError?: boolean
   headers?: Record<string, string | number>
   body?: string | Buffer
+  /** For an https:// base: the PEM certificate (or CA) the server's is trusted by. */
+  ca?: string
 }
 
 export function request(base: string, path: string, options: RequestOptions = {}): Promise<Response> {
   const url = new URL(base)
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: url.hostname, port: url.port, path, method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers: options.headers, agent: false, localAddress: options.from },
+    const req = send(
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+        headers: options.headers,
+        agent: false,
+        localAddress: options.from,
+        ca: options.ca,
+      },
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
@@ -45,17 +59,18 @@ export function request(base: string, path: string, options: RequestOptions = {}
 }
 
 /** A client bound to one server, with the form content type curl -d uses unless told otherwise. */
-export const client = (base: string, from?: string, allowUnavailable = false) => ({
-  get: (path: string, headers: Record<string, string> = {}) => request(base, path, { headers, from, allowUnavailable }),
+export const client = (base: string, from?: string, allowUnavailable = false, ca?: string) => ({
+  get: (path: string, headers: Record<string, string> = {}) => request(base, path, { headers, from, allowUnavailable, ca }),
   post: (path: string, body: string | Buffer, headers: Record<string, string | number> = {}) =>
     request(base, path, {
       method: 'POST',
       body,
       from,
       allowUnavailable,
+      ca,
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     }),
-  send: (path: string, options: RequestOptions) => request(base, path, { from, allowUnavailable, ...options }),
+  send: (path: string, options: RequestOptions) => request(base, path, { from, allowUnavailable, ca, ...options }),
 })
 
 export const basic = (username: string, password: string) => Buffer.from(`${username}:${password}`).toString('base64')

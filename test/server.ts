@@ -9,6 +9,7 @@ import postgres from 'postgres'
 export const root = new URL('..', import.meta.url).pathname
 
 export interface RunningServer {
+  /** http://127.0.0.1:port, or https:// for a server with TLS_CERT_FILE. */
   url: string
   /** The server's working directory (inside the chroot for that target), private to it and removed when it exits. */
   cwd: string
@@ -149,19 +150,19 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
   child.stdout!.on('data', (d) => (output += d))
   child.stderr!.on('data', (d) => (output += d))
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
-  const port = await new Promise<number>((resolve, reject) => {
+  const [scheme, port] = await new Promise<[string, number]>((resolve, reject) => {
     const onData = () => {
-      const m = /listening on http:\/\/[^\s]+:(\d+)/.exec(output)
+      const m = /listening on (https?):\/\/[^\s]+:(\d+)/.exec(output)
       if (m) {
         child.stdout!.off('data', onData)
-        resolve(Number(m[1]))
+        resolve([m[1], Number(m[2])])
       }
     }
     child.stdout!.on('data', onData)
     void closed.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)))
   })
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     cwd: cwds.get(child)!,
     port,
     pid: child.pid!,

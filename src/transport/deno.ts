@@ -20,6 +20,9 @@ declare const Deno: {
   serve(options: {
     hostname: string
     port: number
+    /** PEM text: with both, HTTPS. */
+    cert?: string
+    key?: string
     onListen(addr: NetAddr): void
     onError(error: unknown): Response
     handler(request: WebRequest, info: { remoteAddr: NetAddr }): Promise<Response> | Response
@@ -42,6 +45,7 @@ export async function serve(app: App, options: ServeOptions): Promise<Server> {
     server = Deno.serve({
       hostname: options.host,
       port: options.port,
+      ...(options.tls && { cert: options.tls.cert, key: options.tls.key }),
       // main.ts says where it listens, once the shutdown is in place.
       onListen: () => undefined,
       // The handler never throws: what comes here is a streamed body cut off, which needs no more words.

@@ -6,10 +6,13 @@ import type { App } from '../app.js'
 import { bodyTooLarge, unavailable } from '../errors.js'
 import { requestHeaders, type BodyChunk, type Reply, type Request } from '../http/reply.js'
 import type { Connection } from '../ws/echo.js'
+import type { Tls } from './tls.js'
 
 export interface ServeOptions {
   host: string
   port: number
+  /** HTTPS and WSS with this certificate and key; plain HTTP and WS without. */
+  tls?: Tls
   /** The largest request body, and the largest WebSocket message. */
   maxBodyBytes: number
   /** Request bodies held at once across all connections... */

@@ -38,8 +38,8 @@ function serve(uWS: Uws, app: App, options: ServeOptions): Promise<Server> {
   const budget = new BodyBudget(options.maxBufferedBodyBytes, options.maxBufferedBodyBytesPerPeer)
   const lifetimes = new Lifetimes()
   const addressOf = clientAddress(options.trustedProxies)
-  const server = uWS
-    .App()
+  const tls = options.tls
+  const server = (tls ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }) }) : uWS.App())
     .ws<SocketData>(app.socketPath, {
       maxPayloadLength: options.maxBodyBytes,
       idleTimeout: options.socketIdleSeconds,
