@@ -97,16 +97,19 @@ function clientTables(): string[] {
   const tables: string[] = []
   for (const { text } of templates('src/store/migrations.ts', migrations)) {
     for (const m of normal(text).matchAll(/create table (?:if not exists )?(\w+) \((.*?)\);/g)) {
-      if (/(^|,) ?client_id /.test(m[2])) tables.push(m[1])
+      const like = /^ ?like (\w+)/.exec(m[2])
+      if (like ? tables.includes(like[1]) : /(^|,) ?client_id /.test(m[2])) tables.push(m[1])
     }
   }
   return tables
 }
 
 /**
- * Why a statement on those tables would not be routed to one client's shard, or undefined when it would: each
+ * Why a statement on those tables would not be routed to its clients' shards, or undefined when it would: each
  * table it reads, updates or deletes from needs an equality on client_id with a parameter (`client_id = $1`,
- * `client_id = any($1)`), and an insert into one names client_id among its columns. DDL is Citus's to propagate.
+ * `client_id = any($1)`) or with another relation's client column (`client_id = x.c`: a join on the distribution
+ * column, which Citus runs shard by shard, as the rollup pass's statements over many clients are), and an insert
+ * into one names client_id among its columns. DDL is Citus's to propagate.
  */
 function unkeyed(sql: string, tables: readonly string[]): string | undefined {
   const text = normal(sql).trim()
@@ -115,7 +118,7 @@ function unkeyed(sql: string, tables: readonly string[]): string | undefined {
   const inserts = [...text.matchAll(new RegExp(`\\binsert into (${names})\\b( \\(([^)]*)\\))?`, 'g'))]
   for (const m of inserts) if (!(m[3] ?? '').split(',').some((column) => column.trim() === 'client_id')) return `an insert into ${m[1]} without client_id among its columns`
   const reads = [...text.matchAll(new RegExp(`\\b(from|join|update|using|truncate(?: table)?)(?: only)? (${names})\\b`, 'g'))]
-  const keys = [...text.matchAll(/\b(\w+\.)?client_id ?= ?(any ?\( ?)?\$\d+/g)]
+  const keys = [...text.matchAll(/\b(\w+\.)?client_id ?= ?((any ?\( ?)?\$\d+|\w+\.\w+\b)/g)]
   if (reads.length > keys.length) return `${reads.length} use(s) of ${reads.map((m) => m[2]).join(', ')} but ${keys.length} client_id = $n condition(s)`
   return undefined
 }
@@ -136,11 +139,17 @@ describe('ready for Citus', { skip }, () => {
       'update samples set cpu = 0 where mem is null',
       'insert into samples (t, cpu) values ($1, $2)',
       'select * from samples s join samples o on o.t = s.t where s.client_id = $1',
+      'select * from samples s join touched x on s.t = x.t where s.client_id > x.c',
       'truncate samples',
     ]) {
       assert.notEqual(unkeyed(sql, ['samples']), undefined, sql)
     }
-    for (const sql of ['select min(t) from samples where client_id = $1', 'insert into samples (client_id, t) select * from unnest($1, $2)', 'delete from samples where client_id = any($1)']) {
+    for (const sql of [
+      'select min(t) from samples where client_id = $1',
+      'insert into samples (client_id, t) select * from unnest($1, $2)',
+      'delete from samples where client_id = any($1)',
+      'select x.c, s.n from touched x cross join lateral (select count(*) from samples where client_id = x.c) s',
+    ]) {
       assert.equal(unkeyed(sql, ['samples']), undefined, sql)
     }
   })
