@@ -103,9 +103,9 @@ export class Authenticator {
       await this.throttle.failed(username, address)
       throw unauthorized()
     }
-    // So does a lock that another server set while the password was checked: it reaches this one a round trip
-    // after its NOTIFY (a lock of the whole username first asks which addresses it spares), well within a check.
-    this.throttle.check(username, () => address)
+    // So does a lock that another server set while the password was checked (asked of the database: its NOTIFY
+    // may not have arrived yet).
+    await this.throttle.confirm(username, address)
     await this.throttle.succeeded(username, address)
     return { id: client.id, username }
   }

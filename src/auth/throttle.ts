@@ -98,6 +98,17 @@ export class LoginThrottle {
     for (const lock of locks) await this.#apply(lock)
   }
 
+  /**
+   * After a right password, before it counts: throws 429 for a lock in force in the database, so that one another
+   * server set a moment ago holds here too, whether or not its NOTIFY has arrived yet.
+   */
+  async confirm(username: string, address: string): Promise<void> {
+    this.check(username, () => address)
+    const until = await this.store.lockedUntil(username, address)
+    const now = this.now()
+    if (until > now) throw tooManyRequests(Math.max(1, Math.ceil((until - now) / 1000)))
+  }
+
   async succeeded(username: string, address: string): Promise<void> {
     this.#locks.get(username)?.known.add(address)
     await this.store.succeeded(username, address)

@@ -27,6 +27,8 @@ export interface LoginStore {
   succeeded(username: string, address: string): Promise<void>
   /** Every lock in force now. */
   locks(): Promise<Lock[]>
+  /** Until when (ms) a lock in force holds the address back from the username, as any server set it; 0 for none. */
+  lockedUntil(username: string, address: string): Promise<number>
   /** The addresses the username's right password came from lately, which a lock of the whole username spares. */
   knownAddresses(username: string): Promise<string[]>
   /** Counts a registration from `address`: refused, with the seconds until it may, when it has had `max` in `windowMs`. */
@@ -89,6 +91,17 @@ export function loginStore(sql: Sql, health: Health): LoginStore {
           from login_throttle where locked_until > now()`,
       )
       return rows.map((r) => ({ username: r.username, address: r.address, until: r.until }))
+    },
+
+    async lockedUntil(username, address) {
+      const [row] = await health.guard(
+        () => sql<{ until: number }[]>`
+          select coalesce(max(extract(epoch from l.locked_until) * 1000), 0)::float8 as until from login_throttle l
+          where l.username = ${username} and l.locked_until > now() and (l.address = ${address} or l.address = ${wholeUsername} and not exists (
+            select 1 from login_throttle k
+            where k.username = ${username} and k.address = ${address} and k.succeeded_at > now() - ${`${knownDays} days`}::interval))`,
+      )
+      return row.until
     },
 
     async knownAddresses(username) {
