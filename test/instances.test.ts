@@ -332,9 +332,11 @@ class Load {
 
   async #socketTo(instance: string): Promise<Socket> {
     for (let attempt = 0; attempt < 10; attempt++) {
-      const socket = await this.#welcomed()
-      if (socket.headers['x-served-by'] === instance) return socket
-      socket.close()
+      // haproxy answers 502 while it still takes an instance that is going or coming for up: tried again.
+      const socket = await this.#welcomed().catch(() => undefined)
+      if (socket?.headers['x-served-by'] === instance) return socket
+      socket?.close()
+      await delay(20)
     }
     throw new Error(`no WebSocket with ${instance} in 10 tries`)
   }
