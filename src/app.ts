@@ -2,7 +2,7 @@
 // becomes what a client is told, as an HTTP reply or a WebSocket ERROR reason. Transports hand it a Request
 // and write back the Reply.
 import type { Authenticator } from './auth/authenticator.js'
-import { Refusal, unavailable } from './errors.js'
+import { databaseUnavailable, Refusal } from './errors.js'
 import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
 import { influxRoutes } from './http/influx.js'
@@ -47,8 +47,7 @@ export interface App {
   openSocket(conn: Connection, remote: string): EchoSession
 }
 
-const internalError = new Refusal(500, 'internal error')
-const databaseUnavailable = () => unavailable('database unavailable')
+const internalError = new Refusal('internal', 500, 'internal error')
 const upgradeRequired = jsonReply(426, { error: 'this is a WebSocket endpoint: connect with a WebSocket client' }, { upgrade: 'websocket' })
 
 // InfluxDB's error codes (its `{"code", "message"}` body) for our statuses.

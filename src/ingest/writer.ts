@@ -1,7 +1,7 @@
 // The one write path: every sample from every transport is stored here, and write() resolves only after
 // its rows are committed. Samples from all senders are grouped into one multi-row statement per batch
 // (group commit); a few statements run at once, so one batch commits while the next is collected.
-import { unavailable } from '../errors.js'
+import { ingestQueueFull } from '../errors.js'
 import type { Sample } from '../sample.js'
 
 export interface Writer {
@@ -70,7 +70,7 @@ export class GroupWriter implements Writer {
     while (this.#queued > 0 && this.#queued + needed > this.options.maxQueued) {
       const left = deadline - Date.now()
       if (left <= 0 || !(await this.#wakeWithin(left))) {
-        throw unavailable('the database is behind: too many samples waiting (INGEST_MAX_QUEUED)')
+        throw ingestQueueFull()
       }
     }
   }

@@ -2,7 +2,7 @@
 // database stopped, killed or hung (SIGSTOP) is noticed whether or not anything else is asking. While it is
 // away every database operation is refused at once (503) instead of waiting in the driver's reconnect queue,
 // and what was out when it went is refused as it goes; the heartbeat notices when it is back.
-import { unavailable } from '../errors.js'
+import { databaseUnavailable } from '../errors.js'
 
 export interface HealthOptions {
   /** A database that has not answered the heartbeat for this long is away. */
@@ -23,8 +23,6 @@ export interface Health {
   stop(): void
 }
 
-const away = () => unavailable('database unavailable')
-
 /** `probe` asks the database something trivial on a connection of its own. */
 export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: HealthOptions): Health {
   let up = true
@@ -40,7 +38,7 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
     up = false
     since = Date.now()
     log(`database unavailable: ${reason}`)
-    const refusal = away()
+    const refusal = databaseUnavailable()
     for (const refuse of refusals) refuse(refusal)
     refusals.clear()
   }
@@ -83,10 +81,10 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
       return up
     },
     check() {
-      if (!up) throw away()
+      if (!up) throw databaseUnavailable()
     },
     guard<T>(work: () => PromiseLike<T>): Promise<T> {
-      if (!up) return Promise.reject(away())
+      if (!up) return Promise.reject(databaseUnavailable())
       return new Promise<T>((resolve, reject) => {
         refusals.add(reject)
         Promise.resolve(work()).then(
@@ -107,7 +105,7 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
     stop() {
       stopped = true
       clearTimeout(timer)
-      const refusal = away()
+      const refusal = databaseUnavailable()
       for (const refuse of refusals) refuse(refusal)
       refusals.clear()
     },

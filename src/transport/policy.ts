@@ -3,7 +3,7 @@
 // the WebSocket connection the protocol sees. uws.ts and deno.ts only translate their library to these.
 import { BlockList, isIP } from 'node:net'
 import type { App } from '../app.js'
-import { bodyTooLarge, unavailable } from '../errors.js'
+import { bodyBudgetExceeded, bodyTooLarge } from '../errors.js'
 import { requestHeaders, type BodyChunk, type Reply, type Request } from '../http/reply.js'
 import type { Connection } from '../ws/echo.js'
 
@@ -164,7 +164,7 @@ export class BodyBudget {
   }
 }
 
-const budgetExceeded = unavailable('too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES, MAX_BUFFERED_BODY_BYTES_PER_PEER)', { close: true })
+const budgetExceeded = bodyBudgetExceeded()
 
 /** The declared length of a body, -1 when none is declared; a declared length over the limit is refused unread. */
 export function declaredLength(contentLength: string | null, limit: number): number {
