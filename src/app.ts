@@ -7,7 +7,7 @@ import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
 import { influxRoutes } from './http/influx.js'
 import { monitorRoutes } from './http/monitor.js'
-import { jsonReply, textReply, type Reply, type Request } from './http/reply.js'
+import { isStreamed, jsonReply, textReply, withFirstChunk, type Reply, type Request } from './http/reply.js'
 import { Router, type ErrorStyle } from './http/router.js'
 import { siteRoutes } from './http/site.js'
 import { createIngest } from './ingest/entry.js'
@@ -117,7 +117,9 @@ export function createApp(services: Services): App {
     async handle(req) {
       try {
         const { handler, params } = router.match(req.method, req.path)
-        return await handler(req, params)
+        const made = await handler(req, params)
+        // A streamed reply's status is settled once its first chunk is made: a failure before that is a reply of its own.
+        return isStreamed(made.body) ? await withFirstChunk(made, made.body) : made
       } catch (e) {
         return errorReply(e, req)
       }

@@ -1,10 +1,10 @@
 // What both transports do the same way, written once: their options and the server they give back, reading a
-// body within its limit and the shared memory budget, the request value, a streamed reply's first chunk, and
-// the WebSocket connection the protocol sees. uws.ts and deno.ts only translate their library to these.
+// body within its limit and the shared memory budget, the request value, and the WebSocket connection the
+// protocol sees. uws.ts and deno.ts only translate their library to these.
 import { BlockList, isIP } from 'node:net'
 import type { App } from '../app.js'
 import { bodyBudgetExceeded, bodyTooLarge } from '../errors.js'
-import { requestHeaders, type BodyChunk, type Reply, type Request } from '../http/reply.js'
+import { requestHeaders, type Request } from '../http/reply.js'
 import type { Connection } from '../ws/echo.js'
 
 export interface ServeOptions {
@@ -228,18 +228,6 @@ export class BodyReader {
   #refuse(refusal: Error): never {
     this.release()
     throw refusal
-  }
-}
-
-/**
- * The first chunk of a streamed reply, awaited before its status is written, so that a failure at once (a query
- * that cannot run) still gets its own status: then the reply for that failure instead (told apart by `status`).
- */
-export async function firstChunk(app: App, request: Request, chunks: AsyncIterator<BodyChunk>): Promise<IteratorResult<BodyChunk> | Reply> {
-  try {
-    return await chunks.next()
-  } catch (e) {
-    return app.errorReply(e, request)
   }
 }
 
