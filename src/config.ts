@@ -18,6 +18,11 @@ const addresses = v.pipe(
   v.transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== '')),
   v.check((list) => list.every((a) => addressOrRange.test(a)), 'expected IP addresses or CIDR ranges, separated by commas'),
 )
+const onOff = v.pipe(
+  v.string(),
+  v.check((s) => s === 'on' || s === 'off', 'expected on or off'),
+  v.transform((s) => s === 'on'),
+)
 const postgresUrl = v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/./, 'expected a postgres:// or postgresql:// URL'))
 
 export interface Row<S extends v.GenericSchema<string, unknown>, D extends string | undefined = string | undefined> {
@@ -116,6 +121,7 @@ const settings = {
   wsMaxSubscriptions: row('WS_MAX_SUBSCRIPTIONS', integer(1, 10_000), '64', 'SUBSCRIBEs one WebSocket may hold at once'),
   shutdownSeconds: row('SHUTDOWN_SECONDS', integer(1, 3600), '8', 'on SIGTERM/SIGINT, exit after at most this long, whatever is left'),
   wsMaxPending: row('WS_MAX_PENDING', integer(1, 1_000_000), '4096', 'messages of one WebSocket waiting for their replies; a client that sends more is disconnected'),
+  metrics: row('METRICS', onOff, 'on', "GET /metrics in Prometheus's text format; off: no such route (404)"),
 }
 
 type AnyRow = Row<v.GenericSchema<string, unknown>>

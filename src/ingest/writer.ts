@@ -22,6 +22,17 @@ export interface WriterOptions {
   maxBatchRows: number
   /** Statements in flight at once; each holds one database connection. */
   concurrency: number
+  /** Told of each statement committed: its rows and how long it took. */
+  committed?: (rows: number, seconds: number) => void
+}
+
+/** The queue as it is now. */
+export interface WriterStats {
+  /** Samples waiting for a statement, and how many may (INGEST_MAX_QUEUED). */
+  queued: number
+  capacity: number
+  /** Statements under way: each holds one of the write connections. */
+  inFlight: number
 }
 
 interface Entry {
@@ -58,6 +69,10 @@ export class GroupWriter implements Writer {
       this.#queued += samples.length
       this.#schedule()
     })
+  }
+
+  get stats(): WriterStats {
+    return { queued: this.#queued, capacity: this.options.maxQueued, inFlight: this.#inFlight }
   }
 
   drain(): Promise<void> {
@@ -126,7 +141,9 @@ export class GroupWriter implements Writer {
     for (const wake of this.#waitingForSpace) wake()
     try {
       const { clientIds, samples } = mergeBatch(batch)
+      const started = performance.now()
       await this.store(clientIds, samples)
+      this.options.committed?.(samples.length, (performance.now() - started) / 1000)
       for (const e of batch) e.resolve()
     } catch (e) {
       for (const entry of batch) entry.reject(e)

@@ -12,6 +12,8 @@ export interface HealthOptions {
 
 export interface Health {
   readonly up: boolean
+  /** Statements under way (each on a pool connection, or waiting for one), also those whose caller was refused meanwhile. */
+  readonly statements: number
   /** Throws the 503 at once while the database is away. */
   check(): void
   /** Runs database work: refused at once while the database is away, and as soon as it goes away meanwhile. */
@@ -28,6 +30,7 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
   let up = true
   let since = 0
   let stopped = false
+  let statements = 0
   /** The heartbeat in flight: a hung database leaves it out, and no second one is sent behind it. */
   let beating: Promise<void> | undefined
   let timer: NodeJS.Timeout | undefined
@@ -80,6 +83,9 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
     get up() {
       return up
     },
+    get statements() {
+      return statements
+    },
     check() {
       if (!up) throw databaseUnavailable()
     },
@@ -87,12 +93,16 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
       if (!up) return Promise.reject(databaseUnavailable())
       return new Promise<T>((resolve, reject) => {
         refusals.add(reject)
-        Promise.resolve(work()).then(
+        const running = Promise.resolve(work())
+        statements++
+        running.then(
           (value) => {
+            statements--
             refusals.delete(reject)
             resolve(value)
           },
           (e: unknown) => {
+            statements--
             refusals.delete(reject)
             if (isDatabaseUnavailable(e)) beat()
             reject(e)
