@@ -2,16 +2,18 @@
 // becomes what a client is told, as an HTTP reply or a WebSocket ERROR reason. Transports hand it a Request
 // and write back the Reply.
 import type { Authenticator } from './auth/authenticator.js'
-import { Refusal, unavailable } from './errors.js'
+import { databaseUnavailable, Refusal } from './errors.js'
 import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
 import { influxRoutes } from './http/influx.js'
+import { metricsRoutes } from './http/metrics.js'
 import { monitorRoutes } from './http/monitor.js'
-import { jsonReply, textReply, type Reply, type Request } from './http/reply.js'
+import { isStreamed, jsonReply, textReply, withFirstChunk, type Reply, type Request } from './http/reply.js'
 import { Router, type ErrorStyle } from './http/router.js'
 import { siteRoutes } from './http/site.js'
 import { createIngest } from './ingest/entry.js'
 import type { Writer } from './ingest/writer.js'
+import { unmeasured, type ServerMetrics } from './metrics.js'
 import { isDatabaseUnavailable } from './store/health.js'
 import type { SampleStore } from './store/samples.js'
 import { dumps, type PyValue } from './wire/pyjson.js'
@@ -32,6 +34,8 @@ export interface Services {
   logError: (message: string, error: unknown) => void
   /** WebSocket limits: see EchoServices. */
   ws: { maxSubscriptions: number; maxPending: number; maxBufferedBytes: number; stallMs: number }
+  /** Served at /metrics and told what happens; none with METRICS=off. */
+  metrics?: ServerMetrics
 }
 
 export interface App {
@@ -47,8 +51,7 @@ export interface App {
   openSocket(conn: Connection, remote: string): EchoSession
 }
 
-const internalError = new Refusal(500, 'internal error')
-const databaseUnavailable = () => unavailable('database unavailable')
+const internalError = new Refusal('internal', 500, 'internal error')
 const upgradeRequired = jsonReply(426, { error: 'this is a WebSocket endpoint: connect with a WebSocket client' }, { upgrade: 'websocket' })
 
 // InfluxDB's error codes (its `{"code", "message"}` body) for our statuses.
@@ -94,31 +97,52 @@ function replyOf(refusal: Refusal, style: ErrorStyle): Reply {
   return options.close ? { ...reply, close: true } : reply
 }
 
+/** A failure as the refusal it is: itself, or an outage's 503; undefined for a fault of ours. */
+const refusalIn = (error: unknown): Refusal | undefined =>
+  error instanceof Refusal ? error : isDatabaseUnavailable(error) ? databaseUnavailable() : undefined
+
 export function createApp(services: Services): App {
-  const ingest = createIngest(services)
+  const report = services.metrics ?? unmeasured
+  const ingest = createIngest({
+    ...services,
+    report: {
+      committed: (transport, format, samples) => report.committed(transport, format, samples),
+      refused: (transport, error) => report.refused(transport, (refusalIn(error) ?? internalError).kind),
+    },
+  })
   const router = new Router()
   siteRoutes(router, services.databaseReady)
   clientRoutes(router, { ...services, ingest })
   influxRoutes(router, { ...services, ingest })
   monitorRoutes(router, services)
   router.add('/echo', { GET: () => upgradeRequired })
+  if (services.metrics) metricsRoutes(router, services.metrics)
 
   /** The one mapping of failures: a refusal is itself, an outage is 503, anything else a logged 500. */
   const refusalOf = (error: unknown, where: string): Refusal => {
-    if (error instanceof Refusal) return error
-    if (isDatabaseUnavailable(error)) return databaseUnavailable()
+    const refusal = refusalIn(error)
+    if (refusal) return refusal
     services.logError(`${where} failed`, error)
     return internalError
   }
-  // Never the path as sent: it can hold a client_id, which is a credential.
-  const describe = (req: Pick<Request, 'method' | 'path'>) => `${req.method} ${router.patternOf(req.path)}`
-  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>) => replyOf(refusalOf(error, describe(req)), router.errorStyle(req.path))
+  // Never the path as sent, in a log or a metric: it can hold a client_id, which is a credential.
+  const describe = (req: Pick<Request, 'method' | 'path'>, pattern = router.patternOf(req.path)) => `${req.method} ${pattern}`
+  const errorReply = (error: unknown, req: Pick<Request, 'method' | 'path'>) => {
+    const pattern = router.patternOf(req.path)
+    const reply = replyOf(refusalOf(error, describe(req, pattern)), router.errorStyle(req.path))
+    report.request(pattern, reply.status)
+    return reply
+  }
 
   return {
     async handle(req) {
       try {
-        const { handler, params } = router.match(req.method, req.path)
-        return await handler(req, params)
+        const { handler, params, pattern } = router.match(req.method, req.path)
+        const made = await handler(req, params)
+        // A streamed reply's status is settled once its first chunk is made: a failure before that is a reply of its own.
+        const reply = isStreamed(made.body) ? await withFirstChunk(made, made.body) : made
+        report.request(pattern, reply.status)
+        return reply
       } catch (e) {
         return errorReply(e, req)
       }
@@ -128,6 +152,6 @@ export function createApp(services: Services): App {
     streamFailed: (error, req) => void refusalOf(error, describe(req)),
     socketPath: '/echo',
     openSocket: (conn, remote) =>
-      new EchoSession(conn, { ...services.ws, sampler: services.sampler, ingest, errorReason: (e) => refusalOf(e, 'CLIENT_DATA').reason }, remote),
+      new EchoSession(conn, { ...services.ws, sampler: services.sampler, ingest, errorReason: (e) => refusalOf(e, 'CLIENT_DATA').reason, report }, remote),
   }
 }

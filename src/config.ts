@@ -25,6 +25,11 @@ const addresses = v.pipe(
   v.transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== '')),
   v.check((list) => list.every((a) => addressOrRange.test(a)), 'expected IP addresses or CIDR ranges, separated by commas'),
 )
+const onOff = v.pipe(
+  v.string(),
+  v.check((s) => s === 'on' || s === 'off', 'expected on or off'),
+  v.transform((s) => s === 'on'),
+)
 const postgresUrl = v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/./, 'expected a postgres:// or postgresql:// URL'))
 
 export interface Row<S extends v.GenericSchema<string, unknown>, D extends string | undefined = string | undefined> {
@@ -134,6 +139,7 @@ const settings = {
   retention1h: row('RETENTION_1H', duration, 'off', 'how long 1-hour rollups are kept; at least RETENTION_10M'),
   retentionCheckSeconds: row('RETENTION_CHECK_SECONDS', integer(1, 86400), '60', 'how often retention looks for data past its limits'),
   retentionUnitRows: row('RETENTION_UNIT_ROWS', integer(100, 1_000_000), '5000', 'rows one retention statement removes at most (then it pauses as long as it took)'),
+  metrics: row('METRICS', onOff, 'on', "GET /metrics in Prometheus's text format; off: no such route (404)"),
 }
 
 type AnyRow = Row<v.GenericSchema<string, unknown>>

@@ -1,6 +1,7 @@
 // The contract's refusals: what a client is told when the server will not do what it asked. They are facts of
 // the domain, not of HTTP: app.ts alone turns one into an HTTP reply or a WebSocket ERROR reason. Each is made
-// by a factory below, so that its status and text are written once.
+// by a factory below, so that its status and text are written once, and stamped with a stable kind (what the
+// metrics count refusals by: the text can carry a client's own words).
 import type { PyValue } from './wire/pyjson.js'
 
 export interface RefusalOptions {
@@ -14,8 +15,35 @@ export interface RefusalOptions {
   plain?: boolean
 }
 
+export type RefusalKind =
+  | 'bad_request'
+  | 'value_error'
+  | 'incorrect_data_size'
+  | 'invalid_json'
+  | 'invalid_line_protocol'
+  | 'invalid_precision'
+  | 'bad_units'
+  | 'unauthorized'
+  | 'unsupportable_username'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'log_empty'
+  | 'body_too_large'
+  | 'inflated_too_large'
+  | 'batch_too_large'
+  | 'body_timeout'
+  | 'unsupported_encoding'
+  | 'login_locked'
+  | 'registrations_throttled'
+  | 'database_unavailable'
+  | 'ingest_queue_full'
+  | 'body_budget_exceeded'
+  | 'monitor_busy'
+  | 'internal'
+
 export class Refusal extends Error {
   constructor(
+    readonly kind: RefusalKind,
     readonly status: number,
     /** The contract's text: an HTTP body's "error", a WebSocket ERROR's reason. */
     readonly reason: string,
@@ -29,25 +57,35 @@ export class Refusal extends Error {
 
 export type Detail = Record<string, PyValue>
 
-export const badRequest = (reason: string, detail?: Detail) => new Refusal(400, reason, detail)
-export const valueError = (detail?: Detail) => badRequest('value error', detail)
-export const incorrectDataSize = (detail?: Detail) => badRequest('incorrect data size', detail)
+const invalid = (kind: RefusalKind, reason: string, detail?: Detail) => new Refusal(kind, 400, reason, detail)
+export const badRequest = (reason: string, detail?: Detail) => invalid('bad_request', reason, detail)
+export const valueError = (detail?: Detail) => invalid('value_error', 'value error', detail)
+export const incorrectDataSize = (detail?: Detail) => invalid('incorrect_data_size', 'incorrect data size', detail)
 export const invalidJson = (cause: unknown, detail?: Detail) =>
-  badRequest('invalid JSON', { ...detail, detail: cause instanceof Error ? cause.message : String(cause) })
-export const invalidLineProtocol = (detail: Detail) => badRequest('invalid line protocol', detail)
-export const invalidPrecision = (given: string) => badRequest('invalid precision', { detail: `${JSON.stringify(given)} is not one of ns, us, ms, s, m, h` })
-export const badUnits = () => new Refusal(400, 'Bad units provided', {}, { plain: true })
-export const unauthorized = () => new Refusal(401, 'authorization error')
-export const unsupportableUsername = () => new Refusal(401, 'unsupportable username')
-export const notFound = () => new Refusal(404, 'not found')
-export const methodNotAllowed = (allow: readonly string[]) => new Refusal(405, 'method not allowed', {}, { allow })
-export const logEmpty = () => new Refusal(406, 'log is empty')
+  invalid('invalid_json', 'invalid JSON', { ...detail, detail: cause instanceof Error ? cause.message : String(cause) })
+export const invalidLineProtocol = (detail: Detail) => invalid('invalid_line_protocol', 'invalid line protocol', detail)
+export const invalidPrecision = (given: string) =>
+  invalid('invalid_precision', 'invalid precision', { detail: `${JSON.stringify(given)} is not one of ns, us, ms, s, m, h` })
+export const badUnits = () => new Refusal('bad_units', 400, 'Bad units provided', {}, { plain: true })
+export const unauthorized = () => new Refusal('unauthorized', 401, 'authorization error')
+export const unsupportableUsername = () => new Refusal('unsupportable_username', 401, 'unsupportable username')
+export const notFound = () => new Refusal('not_found', 404, 'not found')
+export const methodNotAllowed = (allow: readonly string[]) => new Refusal('method_not_allowed', 405, 'method not allowed', {}, { allow })
+export const logEmpty = () => new Refusal('log_empty', 406, 'log is empty')
 // Each 413 names the setting that raises its limit; a body refused before it was read leaves the connection unusable.
-export const bodyTooLarge = (limit: number) => new Refusal(413, `body over the limit of ${limit} bytes (MAX_BODY_BYTES)`, {}, { close: true })
-export const inflatedTooLarge = (limit: number) => new Refusal(413, `inflated body over the limit of ${limit} bytes (MAX_INFLATED_BYTES)`)
-export const batchTooLarge = (max: number) => new Refusal(413, `a batch holds at most ${max} samples (MAX_BATCH_SAMPLES)`)
-export const bodyTimeout = (seconds: number) => new Refusal(408, `the body did not arrive within ${seconds} s (BODY_TIMEOUT_SECONDS)`, {}, { close: true })
-export const unsupportedEncoding = (coding: string) => new Refusal(415, `Content-Encoding ${coding} is not supported; use gzip or none`)
-export const tooManyRequests = (retryAfter: number) => new Refusal(429, 'too many failed logins, try again later', {}, { retryAfter })
-export const tooManyRegistrations = (retryAfter: number) => new Refusal(429, 'too many registrations from this address, try again later', {}, { retryAfter })
-export const unavailable = (reason: string, options: RefusalOptions = {}) => new Refusal(503, reason, {}, { retryAfter: 1, ...options })
+export const bodyTooLarge = (limit: number) => new Refusal('body_too_large', 413, `body over the limit of ${limit} bytes (MAX_BODY_BYTES)`, {}, { close: true })
+export const inflatedTooLarge = (limit: number) => new Refusal('inflated_too_large', 413, `inflated body over the limit of ${limit} bytes (MAX_INFLATED_BYTES)`)
+export const batchTooLarge = (max: number) => new Refusal('batch_too_large', 413, `a batch holds at most ${max} samples (MAX_BATCH_SAMPLES)`)
+export const bodyTimeout = (seconds: number) =>
+  new Refusal('body_timeout', 408, `the body did not arrive within ${seconds} s (BODY_TIMEOUT_SECONDS)`, {}, { close: true })
+export const unsupportedEncoding = (coding: string) => new Refusal('unsupported_encoding', 415, `Content-Encoding ${coding} is not supported; use gzip or none`)
+export const tooManyRequests = (retryAfter: number) => new Refusal('login_locked', 429, 'too many failed logins, try again later', {}, { retryAfter })
+export const tooManyRegistrations = (retryAfter: number) =>
+  new Refusal('registrations_throttled', 429, 'too many registrations from this address, try again later', {}, { retryAfter })
+// Each 503 names what to wait for, or the settings that raise its limit.
+const unavailable = (kind: RefusalKind, reason: string, options: RefusalOptions = {}) => new Refusal(kind, 503, reason, {}, { retryAfter: 1, ...options })
+export const databaseUnavailable = () => unavailable('database_unavailable', 'database unavailable')
+export const ingestQueueFull = () => unavailable('ingest_queue_full', 'the database is behind: too many samples waiting (INGEST_MAX_QUEUED)')
+export const bodyBudgetExceeded = () =>
+  unavailable('body_budget_exceeded', 'too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES, MAX_BUFFERED_BODY_BYTES_PER_PEER)', { close: true })
+export const monitorBusy = () => unavailable('monitor_busy', 'too many requests waiting for the CPU history (MONITOR_MAX_WAITING)')

@@ -7,6 +7,7 @@ import { ConfigError, helpText, loadConfig, type Config } from './config.js'
 import { LoadLog } from './host/load-log.js'
 import { HostSampler } from './host/sampler.js'
 import { GroupWriter } from './ingest/writer.js'
+import { ServerMetrics } from './metrics.js'
 import { clientStore } from './store/clients.js'
 import { Maintenance } from './store/maintenance.js'
 import { openDatabase } from './store/db.js'
@@ -101,15 +102,18 @@ async function main(config: Config, steps: Steps): Promise<void> {
     }),
     (m) => m.stop(),
   )
+  const metrics = config.metrics ? new ServerMetrics() : undefined
   const writer = steps.add(
     new GroupWriter((ids, rows) => samples.write(ids, rows), {
       maxQueued: config.ingestMaxQueued,
       queueWaitMs: config.ingestQueueWaitMs,
       maxBatchRows: config.ingestBatchRows,
       concurrency: config.ingestConcurrency,
+      committed: metrics && ((rows, seconds) => metrics.statement(rows, seconds)),
     }),
     (w) => w.drain(),
   )
+  metrics?.watch({ writer: () => writer.stats, statements: () => db.health.statements, pools: { read: config.dbPoolSize, write: config.ingestConcurrency } })
   const throttle = steps.add(
     await LoginThrottle.start(loginStore(db.sql, db.health), {
       maxFailures: config.loginMaxFailures,
@@ -117,6 +121,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
       lockSeconds: config.loginLockSeconds,
       registerMax: config.registerMaxPerAddress,
       registerWindowSeconds: config.registerWindowSeconds,
+      refused: metrics && ((limit) => metrics.loginRefused(limit)),
     }),
     (t) => t.stop(),
   )
@@ -138,6 +143,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
       maxBufferedBytes: config.wsMaxBufferedBytes,
       stallMs: config.stallSeconds * 1000,
     },
+    metrics,
   })
   if (config.loadLogPath !== 'off') {
     const options = { path: config.loadLogPath, maxBytes: config.loadLogMaxBytes, keep: config.loadLogKeep }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { HostSampler } from '../src/host/sampler.js'
+import { unmeasured } from '../src/metrics.js'
 import { EchoSession, type EchoServices } from '../src/ws/echo.js'
 
 let sampler: HostSampler
@@ -19,7 +20,7 @@ function session(buffered: () => number, stallMs: number) {
   /** Resolves once `count` frames have been sent. */
   const sentCount = (count: number) => new Promise<void>((resolve) => (onSend = () => sent.length >= count && resolve()))
   // The protocol's ingest is not reached by these messages.
-  const services = { sampler, errorReason: () => 'internal error', maxSubscriptions: 64, maxPending: 4096, maxBufferedBytes: 1000, stallMs } as unknown as EchoServices
+  const services = { sampler, errorReason: () => 'internal error', maxSubscriptions: 64, maxPending: 4096, maxBufferedBytes: 1000, stallMs, report: unmeasured } as unknown as EchoServices
   const conn = { send: (t: string) => (sent.push(t), onSend()), close: () => closed(), bufferedAmount: buffered }
   return { echo: new EchoSession(conn, services, 'test'), sent, closing, sentCount }
 }

@@ -1,7 +1,9 @@
 // The /echo WebSocket protocol, row by row of the contract, comparing whole strings as its clients do.
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { basic, client, uniqueName } from './http.js'
+import { scrape, scrapeUntil } from './metrics.js'
 import { startServer, target, type RunningServer } from './server.js'
 import { connect, type Socket } from './ws.js'
 
@@ -309,6 +311,49 @@ describe('CLIENT_DATA', () => {
     for (const want of expected) assert.equal(await s.next(), want)
     assert.deepEqual((await client(server.url).get(`/client/${clientId}/time`)).json(), { start: 1000, end: 1049 })
   })
+})
+
+/** Whether the server's process still holds the TCP connection whose other end is this process's `port`. */
+function serverHolds(port: number): boolean {
+  const hex = (n: number) => `:${n.toString(16).toUpperCase().padStart(4, '0')}`
+  const sockets = new Set<string>()
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const [, local, remote, , , , , , , inode] = line.trim().split(/\s+/)
+      if (local?.endsWith(hex(server.port)) && remote?.endsWith(hex(port))) sockets.add(`socket:[${inode}]`)
+    }
+  }
+  return readdirSync(`/proc/${server.pid}/fd`).some((fd) => {
+    try {
+      return sockets.has(readlinkSync(`/proc/${server.pid}/fd/${fd}`))
+    } catch {
+      return false // closed meanwhile
+    }
+  })
+}
+
+test('a WebSocket that never reads is dropped: its connection closed at once, without a close frame, and no longer counted', async () => {
+  const connections = async () => (await scrape(server.url)).value('system_monitor_websocket_connections')!
+  const s = await socket()
+  const counted = await connections()
+  const tcp = (s.ws as unknown as { _socket: { localPort: number; pause(): void; resume(): void } })._socket
+  const port = tcp.localPort
+  assert.ok(serverHolds(port))
+  // Stop reading, and ask for replies that echo a big request id, many times what the kernel and the server buffer:
+  // the server drops the connection once more than 4 × WS_MAX_BUFFERED_BYTES waits for it.
+  tcp.pause()
+  const id = 'x'.repeat(512 * 1024)
+  for (let i = 0; i < 24; i++) {
+    s.send({ type: 'SUBSCRIBE', request_id: id, data: ['CPU'], interval: 3600 })
+    s.send({ type: 'UNSUBSCRIBE', request_id: id })
+  }
+  await scrapeUntil(server.url, (m) => m.value('system_monitor_websocket_connections') === counted - 1)
+  // Dropped, not told: a close frame would wait behind all that the peer does not read, and the connection with it.
+  assert.ok(!serverHolds(port), 'the server still holds the connection')
+  // The connection ends with no close frame (1006).
+  tcp.resume()
+  assert.equal(await s.closed, 1006)
+  assert.equal(await connections(), counted - 1)
 })
 
 test('a subscriber that never reads does not grow the server beyond a bound', async () => {

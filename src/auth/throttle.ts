@@ -13,12 +13,17 @@
 import { tooManyRegistrations, tooManyRequests } from '../errors.js'
 import { wholeUsername, type Lock, type LoginStore } from '../store/logins.js'
 
+/** Which limit refused a request: an address's lock on a username, the whole username's, or registrations. */
+export type ThrottleLimit = 'address' | 'username' | 'registrations'
+
 export interface ThrottleOptions {
   maxFailures: number
   maxFailuresPerUsername: number
   lockSeconds: number
   registerMax: number
   registerWindowSeconds: number
+  /** Told of each request refused (429), for the metrics. */
+  refused?: (limit: ThrottleLimit) => void
 }
 
 interface Locks {
@@ -68,8 +73,12 @@ export class LoginThrottle {
     const now = this.now()
     const address = remote()
     const own = locks.byAddress.get(address) ?? 0
-    const until = Math.max(own > now ? own : 0, locks.all > now && !locks.known.has(address) ? locks.all : 0)
-    if (until > 0) throw tooManyRequests(Math.max(1, Math.ceil((until - now) / 1000)))
+    const byAddress = own > now ? own : 0
+    const byUsername = locks.all > now && !locks.known.has(address) ? locks.all : 0
+    if (byAddress > 0 || byUsername > 0) {
+      this.options.refused?.(byAddress >= byUsername ? 'address' : 'username')
+      throw tooManyRequests(Math.max(1, Math.ceil((Math.max(byAddress, byUsername) - now) / 1000)))
+    }
     if (locks.all <= now && [...locks.byAddress.values()].every((u) => u <= now)) this.#locks.delete(username)
   }
 
@@ -81,7 +90,10 @@ export class LoginThrottle {
     this.check(username, () => address)
     const key = `${address} ${username}`
     const under = this.#checking.get(key) ?? 0
-    if (under >= this.options.maxFailures) throw tooManyRequests(1)
+    if (under >= this.options.maxFailures) {
+      this.options.refused?.('address')
+      throw tooManyRequests(1)
+    }
     this.#checking.set(key, under + 1)
   }
 
@@ -117,7 +129,10 @@ export class LoginThrottle {
   /** Counts a registration from the address; throws 429 past REGISTER_MAX_PER_ADDRESS in the window. */
   async register(address: string): Promise<void> {
     const { allowed, retryAfterSeconds } = await this.store.register(address, this.options.registerMax, this.options.registerWindowSeconds * 1000)
-    if (!allowed) throw tooManyRegistrations(retryAfterSeconds)
+    if (!allowed) {
+      this.options.refused?.('registrations')
+      throw tooManyRegistrations(retryAfterSeconds)
+    }
   }
 
   async #apply({ username, address, until }: Lock): Promise<void> {

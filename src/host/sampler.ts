@@ -1,6 +1,6 @@
 // One sampler of the host: a snapshot about once a second that routes, WebSocket EVENTs and the CSV load
 // log all read, so a thousand readers cost no more system calls than one.
-import { unavailable } from '../errors.js'
+import { monitorBusy } from '../errors.js'
 import { readCpuInfo, readCpuMhz, readCpuTicks, readMemory, readStorage, type CpuInfo, type CpuTicks, type Memory, type Storage } from './figures.js'
 
 /** The host's load: CPU use since the last reading (its ticks, and in percent), memory and storage in bytes. */
@@ -78,7 +78,7 @@ export class HostSampler {
     const windows = Math.min(maxWindows, Math.max(1, Math.round(seconds)))
     if (windows === 1) return Promise.resolve(this.#latest.cpu)
     if (this.#windows.length >= windows) return Promise.resolve(this.#loadOver(windows))
-    if (this.#waiters.size >= maxWaiting) return Promise.reject(unavailable('too many requests waiting for the CPU history (MONITOR_MAX_WAITING)'))
+    if (this.#waiters.size >= maxWaiting) return Promise.reject(monitorBusy())
     return new Promise((resolve) => {
       const waiter = { windows, resolve }
       this.#waiters.add(waiter)

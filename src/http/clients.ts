@@ -69,7 +69,7 @@ export function clientRoutes(router: Router, { auth, ingest, samples, maxInflate
   router.add('/client/:s', {
     POST(req, [segment]) {
       const parse = () => readText(req.headers['content-encoding'], req.body, maxInflatedBytes, (text) => parseClientBody(req.headers['content-type'], text))
-      return ingest({ segment, authorization: req.headers.authorization, remote: req.remote }, parse, stored)
+      return ingest({ transport: 'http', segment, authorization: req.headers.authorization, remote: req.remote }, parse, stored)
     },
   }, { body: ['POST'] })
 

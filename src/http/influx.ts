@@ -52,7 +52,7 @@ export function influxRoutes(router: Router, { ingest, maxInflatedBytes }: Influ
       })
     const answer = () => written(ignored)
     // The token alone authenticates, as a client_id in the path does: these routes name no client.
-    return ingest({ segment: tokenOf(req, query), remote: req.remote }, parse, { one: answer, many: answer })
+    return ingest({ transport: 'http', segment: tokenOf(req, query), remote: req.remote }, parse, { one: answer, many: answer })
   }
   router.add('/write', { POST: write }, { body: ['POST'], errors: 'influx' })
   router.add('/api/v2/write', { POST: write }, { body: ['POST'], errors: 'influx' })

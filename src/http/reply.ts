@@ -51,3 +51,27 @@ export const textReply = (status: number, body: string, headers?: Record<string,
 })
 
 export const streamReply = (status: number, chunks: AsyncIterable<BodyChunk>): Reply => ({ status, headers: json, body: chunks })
+
+export const isStreamed = (body: Reply['body']): body is AsyncIterable<BodyChunk> => typeof body !== 'string' && !(body instanceof Uint8Array)
+
+/**
+ * The reply with the first chunk of a streamed body already in hand: a stream that fails at once (a query that
+ * cannot run) fails here, before its status is settled, and so gets a status of its own. The rest is pulled as it
+ * would have been, and giving up on the stream gives up on the source.
+ */
+export async function withFirstChunk(reply: Reply, body: AsyncIterable<BodyChunk>): Promise<Reply> {
+  const source = body[Symbol.asyncIterator]()
+  let first: IteratorResult<BodyChunk> | undefined = await source.next()
+  const chunks: AsyncIterator<BodyChunk> = {
+    next() {
+      const taken = first
+      first = undefined
+      return taken ? Promise.resolve(taken) : source.next()
+    },
+    async return(value?: unknown) {
+      first = undefined
+      return (await source.return?.(value)) ?? { done: true, value: undefined }
+    },
+  }
+  return { ...reply, body: { [Symbol.asyncIterator]: () => chunks } }
+}

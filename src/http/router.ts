@@ -30,6 +30,8 @@ interface Route {
 export interface Match {
   handler: Handler
   params: string[]
+  /** The route's pattern as added (see patternOf). */
+  pattern: string
 }
 
 export class Router {
@@ -104,7 +106,7 @@ function matchSegments(segments: (string | null)[], parts: string[]): string[] |
 function pick(route: Route, method: string, rawParams: string[]): Match {
   const handler = route.methods[(method === 'HEAD' ? 'GET' : method) as Method]
   if (!handler) throw methodNotAllowed(route.allow)
-  return { handler, params: rawParams.map(decodeSegment) }
+  return { handler, params: rawParams.map(decodeSegment), pattern: route.pattern }
 }
 
 function decodeSegment(s: string): string {

@@ -1,7 +1,7 @@
 // The one write path: every sample from every transport is stored here, and write() resolves only after
 // its rows are committed. Samples from all senders are grouped into one multi-row statement per batch
 // (group commit); a few statements run at once, so one batch commits while the next is collected.
-import { unavailable } from '../errors.js'
+import { ingestQueueFull } from '../errors.js'
 import type { Sample } from '../sample.js'
 
 export interface Writer {
@@ -22,6 +22,17 @@ export interface WriterOptions {
   maxBatchRows: number
   /** Statements in flight at once; each holds one database connection. */
   concurrency: number
+  /** Told of each statement committed: its rows and how long it took. */
+  committed?: (rows: number, seconds: number) => void
+}
+
+/** The queue as it is now. */
+export interface WriterStats {
+  /** Samples waiting for a statement, and how many may (INGEST_MAX_QUEUED). */
+  queued: number
+  capacity: number
+  /** Statements under way: each holds one of the write connections. */
+  inFlight: number
 }
 
 interface Entry {
@@ -60,6 +71,10 @@ export class GroupWriter implements Writer {
     })
   }
 
+  get stats(): WriterStats {
+    return { queued: this.#queued, capacity: this.options.maxQueued, inFlight: this.#inFlight }
+  }
+
   drain(): Promise<void> {
     if (this.#queued === 0 && this.#inFlight === 0) return Promise.resolve()
     return new Promise((resolve) => this.#idle.add(resolve))
@@ -70,7 +85,7 @@ export class GroupWriter implements Writer {
     while (this.#queued > 0 && this.#queued + needed > this.options.maxQueued) {
       const left = deadline - Date.now()
       if (left <= 0 || !(await this.#wakeWithin(left))) {
-        throw unavailable('the database is behind: too many samples waiting (INGEST_MAX_QUEUED)')
+        throw ingestQueueFull()
       }
     }
   }
@@ -126,7 +141,9 @@ export class GroupWriter implements Writer {
     for (const wake of this.#waitingForSpace) wake()
     try {
       const { clientIds, samples } = mergeBatch(batch)
+      const started = performance.now()
       await this.store(clientIds, samples)
+      this.options.committed?.(samples.length, (performance.now() - started) / 1000)
       for (const e of batch) e.resolve()
     } catch (e) {
       for (const entry of batch) entry.reject(e)

@@ -2,7 +2,7 @@
 // database stopped, killed or hung (SIGSTOP) is noticed whether or not anything else is asking. While it is
 // away every database operation is refused at once (503) instead of waiting in the driver's reconnect queue,
 // and what was out when it went is refused as it goes; the heartbeat notices when it is back.
-import { unavailable } from '../errors.js'
+import { databaseUnavailable } from '../errors.js'
 
 export interface HealthOptions {
   /** A database that has not answered the heartbeat for this long is away. */
@@ -12,6 +12,8 @@ export interface HealthOptions {
 
 export interface Health {
   readonly up: boolean
+  /** Statements under way (each on a pool connection, or waiting for one), also those whose caller was refused meanwhile. */
+  readonly statements: number
   /** Throws the 503 at once while the database is away. */
   check(): void
   /** Runs database work: refused at once while the database is away, and as soon as it goes away meanwhile. */
@@ -23,13 +25,12 @@ export interface Health {
   stop(): void
 }
 
-const away = () => unavailable('database unavailable')
-
 /** `probe` asks the database something trivial on a connection of its own. */
 export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: HealthOptions): Health {
   let up = true
   let since = 0
   let stopped = false
+  let statements = 0
   /** The heartbeat in flight: a hung database leaves it out, and no second one is sent behind it. */
   let beating: Promise<void> | undefined
   let timer: NodeJS.Timeout | undefined
@@ -40,7 +41,7 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
     up = false
     since = Date.now()
     log(`database unavailable: ${reason}`)
-    const refusal = away()
+    const refusal = databaseUnavailable()
     for (const refuse of refusals) refuse(refusal)
     refusals.clear()
   }
@@ -82,19 +83,26 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
     get up() {
       return up
     },
+    get statements() {
+      return statements
+    },
     check() {
-      if (!up) throw away()
+      if (!up) throw databaseUnavailable()
     },
     guard<T>(work: () => PromiseLike<T>): Promise<T> {
-      if (!up) return Promise.reject(away())
+      if (!up) return Promise.reject(databaseUnavailable())
       return new Promise<T>((resolve, reject) => {
         refusals.add(reject)
-        Promise.resolve(work()).then(
+        const running = Promise.resolve(work())
+        statements++
+        running.then(
           (value) => {
+            statements--
             refusals.delete(reject)
             resolve(value)
           },
           (e: unknown) => {
+            statements--
             refusals.delete(reject)
             if (isDatabaseUnavailable(e)) beat()
             reject(e)
@@ -107,7 +115,7 @@ export function watchHealth(probe: () => Promise<void>, { timeoutMs, log }: Heal
     stop() {
       stopped = true
       clearTimeout(timer)
-      const refusal = away()
+      const refusal = databaseUnavailable()
       for (const refuse of refusals) refuse(refusal)
       refusals.clear()
     },

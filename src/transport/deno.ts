@@ -4,7 +4,7 @@
 import type { App } from '../app.js'
 import { badRequest, bodyTimeout, Refusal } from '../errors.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
+import { BodyBudget, BodyReader, clientAddress, declaredLength, Lifetimes, openSocket, requestOf, type ServeOptions, type Server } from './policy.js'
 
 // The little of Deno's API used here: this is a Node project, without Deno's own type declarations.
 interface NetAddr {
@@ -142,7 +142,7 @@ async function readBody(body: ReadableStream<Uint8Array>, reader: BodyReader, ti
   }
 }
 
-async function respond(app: App, options: ServeOptions, request: Request, reply: Reply): Promise<Response> {
+function respond(app: App, options: ServeOptions, request: Request, reply: Reply): Response {
   // reply.close needs nothing here: Deno reads the rest of a body left unread itself, and the connection stays usable.
   const init = { status: reply.status, headers: reply.headers }
   const body = reply.body
@@ -151,18 +151,14 @@ async function respond(app: App, options: ServeOptions, request: Request, reply:
   // Bytes, not a string: Deno would add a text/plain content-type to a string that came without one.
   if (typeof body === 'string') return new Response(encoder.encode(body), init)
   if (body instanceof Uint8Array) return new Response(body as Uint8Array<ArrayBuffer>, init)
-  const chunks = body[Symbol.asyncIterator]()
-  const first = await firstChunk(app, request, chunks)
-  if ('status' in first) return respond(app, options, request, first)
-  return new Response(streamed(app, options, request, chunks, first), init)
+  return new Response(streamed(app, options, request, body[Symbol.asyncIterator]()), init)
 }
 
 /**
  * A streamed reply that Deno pulls as the socket takes it: the next chunk is fetched only then, a reader that
  * takes nothing for stallMs is cut off, and a reader that goes away cancels it, which closes the cursor.
  */
-function streamed(app: App, options: ServeOptions, request: Request, chunks: AsyncIterator<BodyChunk>, first: IteratorResult<BodyChunk>): ReadableStream<Uint8Array> {
-  let pending: IteratorResult<BodyChunk> | undefined = first
+function streamed(app: App, options: ServeOptions, request: Request, chunks: AsyncIterator<BodyChunk>): ReadableStream<Uint8Array> {
   let stall: ReturnType<typeof setTimeout> | undefined
   let ended = false
   const end = () => {
@@ -175,8 +171,7 @@ function streamed(app: App, options: ServeOptions, request: Request, chunks: Asy
       async pull(controller) {
         clearTimeout(stall)
         try {
-          const next = pending ?? (await chunks.next())
-          pending = undefined
+          const next = await chunks.next()
           if (ended) return
           if (next.done) return controller.close()
           controller.enqueue(typeof next.value === 'string' ? encoder.encode(next.value) : next.value)

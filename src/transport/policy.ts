@@ -1,10 +1,10 @@
 // What both transports do the same way, written once: their options and the server they give back, reading a
-// body within its limit and the shared memory budget, the request value, a streamed reply's first chunk, and
-// the WebSocket connection the protocol sees. uws.ts and deno.ts only translate their library to these.
+// body within its limit and the shared memory budget, the request value, and the WebSocket connection the
+// protocol sees. uws.ts and deno.ts only translate their library to these.
 import { BlockList, isIP } from 'node:net'
 import type { App } from '../app.js'
-import { bodyTooLarge, unavailable } from '../errors.js'
-import { requestHeaders, type BodyChunk, type Reply, type Request } from '../http/reply.js'
+import { bodyBudgetExceeded, bodyTooLarge } from '../errors.js'
+import { requestHeaders, type Request } from '../http/reply.js'
 import type { Connection } from '../ws/echo.js'
 import type { Tls } from './tls.js'
 
@@ -167,7 +167,7 @@ export class BodyBudget {
   }
 }
 
-const budgetExceeded = unavailable('too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES, MAX_BUFFERED_BODY_BYTES_PER_PEER)', { close: true })
+const budgetExceeded = bodyBudgetExceeded()
 
 /** The declared length of a body, -1 when none is declared; a declared length over the limit is refused unread. */
 export function declaredLength(contentLength: string | null, limit: number): number {
@@ -231,18 +231,6 @@ export class BodyReader {
   #refuse(refusal: Error): never {
     this.release()
     throw refusal
-  }
-}
-
-/**
- * The first chunk of a streamed reply, awaited before its status is written, so that a failure at once (a query
- * that cannot run) still gets its own status: then the reply for that failure instead (told apart by `status`).
- */
-export async function firstChunk(app: App, request: Request, chunks: AsyncIterator<BodyChunk>): Promise<IteratorResult<BodyChunk> | Reply> {
-  try {
-    return await chunks.next()
-  } catch (e) {
-    return app.errorReply(e, request)
   }
 }
 

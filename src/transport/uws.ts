@@ -7,7 +7,7 @@ import { bodyTimeout } from '../errors.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { App } from '../app.js'
 import type { BodyChunk, Reply, Request } from '../http/reply.js'
-import { BodyBudget, BodyReader, clientAddress, declaredLength, firstChunk, Lifetimes, openSocket, requestOf, type Serve, type ServeOptions, type Server, type SocketEvents } from './policy.js'
+import { BodyBudget, BodyReader, clientAddress, declaredLength, Lifetimes, openSocket, requestOf, type Serve, type ServeOptions, type Server, type SocketEvents } from './policy.js'
 import { loadNative, type Binary, type Uws } from './uws-native.js'
 
 /** This transport on the binary that loaded, or why none did: main.ts refuses to start then. */
@@ -240,10 +240,10 @@ class Exchange {
   }
 
   async #stream(reply: Reply, chunks: AsyncIterator<BodyChunk>): Promise<void> {
-    let next = await firstChunk(this.app, this.request, chunks)
-    if ('status' in next) return this.send(next)
     let headWritten = false
     try {
+      // The app has the first chunk in hand already: a failure to make it was a reply of its own.
+      let next = await chunks.next()
       while (!this.aborted) {
         if (next.done) {
           this.res.cork(() => {

@@ -16,6 +16,12 @@ export interface Connection {
   bufferedAmount(): number
 }
 
+/** What sessions tell the metrics: connections opened and closed, subscriptions taken and ended (as changes). */
+export interface SessionReport {
+  connections(change: number): void
+  subscriptions(change: number): void
+}
+
 export interface EchoServices {
   sampler: HostSampler
   ingest: Ingest
@@ -29,6 +35,7 @@ export interface EchoServices {
   maxBufferedBytes: number
   /** ...and a connection that has taken nothing for this long is closed. */
   stallMs: number
+  report: SessionReport
 }
 
 interface Outcome {
@@ -63,6 +70,7 @@ export class EchoSession {
     remote: string,
   ) {
     this.#remote = () => remote
+    services.report.connections(1)
   }
 
   /** A text frame's content, or undefined for a binary frame. */
@@ -73,9 +81,12 @@ export class EchoSession {
   }
 
   onClose(): void {
+    if (this.#closed) return
     this.#closed = true
     for (const s of this.#subscriptions.values()) clearInterval(s.timer)
+    this.services.report.subscriptions(-this.#subscriptions.size)
     this.#subscriptions.clear()
+    this.services.report.connections(-1)
   }
 
   #handle(text: string | undefined): Outcome | Promise<Outcome> {
@@ -136,6 +147,7 @@ export class EchoSession {
     if (this.#subscriptions.size >= this.services.maxSubscriptions) return { text: errorFrame('too many subscriptions') }
     const subscription: Subscription = {}
     this.#subscriptions.set(key, subscription)
+    this.services.report.subscriptions(1)
     const want = new Set(wanted)
     return {
       text: subscribed(id),
@@ -152,14 +164,14 @@ export class EchoSession {
     if (id === undefined) return valueError
     const key = dumps(id)
     clearInterval(this.#subscriptions.get(key)?.timer)
-    this.#subscriptions.delete(key)
+    if (this.#subscriptions.delete(key)) this.services.report.subscriptions(-1)
     return { text: unsubscribed(id) }
   }
 
   #clientData(message: Message): Promise<Outcome> {
     const { data = null, client_id: clientId } = message
-    const sender = { segment: typeof clientId === 'string' ? clientId : '', remote: this.#remote }
-    return this.services.ingest(sender, () => (Array.isArray(data) ? { many: data } : { one: data }), stored)
+    const sender = { transport: 'ws' as const, segment: typeof clientId === 'string' ? clientId : '', remote: this.#remote }
+    return this.services.ingest(sender, () => (Array.isArray(data) ? { many: data, format: 'json' } : { one: data, format: 'json' }), stored)
   }
 
   #event(key: string, want: ReadonlySet<Metric>): void {

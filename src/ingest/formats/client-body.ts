@@ -15,9 +15,9 @@ export function parseClientBody(contentType: string | undefined, text: string): 
   if (ndjsonType.test(contentType ?? '')) {
     const many: unknown[] = []
     for (const line of body.split('\n')) if (line.trim() !== '') many.push(parseJson(line, { index: many.length }))
-    return { many }
+    return { many, format: 'ndjson' }
   }
   // JSON text that opens with '[' is an array or is refused.
-  if (body[0] === '[') return { many: parseJson(body) as unknown[] }
-  return { one: jsonType.test(contentType ?? '') || body[0] === '{' ? parsePyJson(body) : parseForm(body) }
+  if (body[0] === '[') return { many: parseJson(body) as unknown[], format: 'json' }
+  return jsonType.test(contentType ?? '') || body[0] === '{' ? { one: parsePyJson(body), format: 'json' } : { one: parseForm(body), format: 'form' }
 }

@@ -26,7 +26,7 @@ export function parseInflux(text: string, options: InfluxOptions): Batch & { ign
       lines.push(point.line)
     }
   }
-  return { many, where: (index) => ({ line: lines[index] }), ignored }
+  return { many, where: (index) => ({ line: lines[index] }), ignored, format: 'line_protocol' }
 }
 
 /** The sample fields a point carries; validation checks them as a batch's. */
