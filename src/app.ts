@@ -1,10 +1,13 @@
 // The transport-neutral app: the route table wired to the services, and the one place where a failure
 // becomes what a client is told, as an HTTP reply or a WebSocket ERROR reason. Transports hand it a Request
 // and write back the Reply.
+import type { AdminGate } from './auth/admin.js'
 import type { Authenticator } from './auth/authenticator.js'
 import { Refusal, unavailable } from './errors.js'
 import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
+import { dashboardRoutes } from './http/dashboard.js'
+import { fleetRoutes } from './http/fleet.js'
 import { influxRoutes } from './http/influx.js'
 import { monitorRoutes } from './http/monitor.js'
 import { jsonReply, textReply, type Reply, type Request } from './http/reply.js'
@@ -12,6 +15,7 @@ import { Router, type ErrorStyle } from './http/router.js'
 import { siteRoutes } from './http/site.js'
 import { createIngest } from './ingest/entry.js'
 import type { Writer } from './ingest/writer.js'
+import type { ClientStore } from './store/clients.js'
 import { isDatabaseUnavailable } from './store/health.js'
 import type { SampleStore } from './store/samples.js'
 import { dumps, type PyValue } from './wire/pyjson.js'
@@ -32,6 +36,8 @@ export interface Services {
   logError: (message: string, error: unknown) => void
   /** WebSocket limits: see EchoServices. */
   ws: { maxSubscriptions: number; maxPending: number; maxBufferedBytes: number; stallMs: number }
+  /** With ADMIN_TOKEN: the fleet API and the dashboard's fleet tab. */
+  admin?: { gate: AdminGate; clients: ClientStore }
 }
 
 export interface App {
@@ -85,6 +91,7 @@ function replyOf(refusal: Refusal, style: ErrorStyle): Reply {
   const retryAfter = options.retryAfter ?? (style === 'influx' && influxRetried.has(status) ? influxRetrySeconds : undefined)
   if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter)
   if (options.allow) headers.allow = options.allow.join(', ')
+  if (options.challenge) headers['www-authenticate'] = options.challenge
   const reply =
     style === 'influx'
       ? jsonReply(status, influxBody(refusal), headers)
@@ -101,6 +108,8 @@ export function createApp(services: Services): App {
   clientRoutes(router, { ...services, ingest })
   influxRoutes(router, { ...services, ingest })
   monitorRoutes(router, services)
+  dashboardRoutes(router, services.admin !== undefined)
+  if (services.admin) fleetRoutes(router, { ...services.admin, samples: services.samples })
   router.add('/echo', { GET: () => upgradeRequired })
 
   /** The one mapping of failures: a refusal is itself, an outage is 503, anything else a logged 500. */

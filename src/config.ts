@@ -131,6 +131,12 @@ const settings = {
   retention1h: row('RETENTION_1H', duration, 'off', 'how long 1-hour rollups are kept; at least RETENTION_10M'),
   retentionCheckSeconds: row('RETENTION_CHECK_SECONDS', integer(1, 86400), '60', 'how often retention looks for data past its limits'),
   retentionUnitRows: row('RETENTION_UNIT_ROWS', integer(100, 1_000_000), '5000', 'rows one retention statement removes at most (then it pauses as long as it took)'),
+  adminToken: row(
+    'ADMIN_TOKEN',
+    v.pipe(v.string(), v.minLength(16, 'expected at least 16 characters')),
+    undefined,
+    "a bearer token that may read every client's log (GET /api/clients...) and the dashboard's fleet; without it those routes answer 404",
+  ),
 }
 
 type AnyRow = Row<v.GenericSchema<string, unknown>>

@@ -12,6 +12,8 @@ export interface RefusalOptions {
   close?: boolean
   /** The contract gives this one as its text alone, not as JSON (bad units). */
   plain?: boolean
+  /** The authentication scheme a 401 asks for (WWW-Authenticate). */
+  challenge?: string
 }
 
 export class Refusal extends Error {
@@ -38,8 +40,10 @@ export const invalidLineProtocol = (detail: Detail) => badRequest('invalid line 
 export const invalidPrecision = (given: string) => badRequest('invalid precision', { detail: `${JSON.stringify(given)} is not one of ns, us, ms, s, m, h` })
 export const badUnits = () => new Refusal(400, 'Bad units provided', {}, { plain: true })
 export const unauthorized = () => new Refusal(401, 'authorization error')
+export const adminUnauthorized = () => new Refusal(401, 'authorization error', {}, { challenge: 'Bearer' })
 export const unsupportableUsername = () => new Refusal(401, 'unsupportable username')
 export const notFound = () => new Refusal(404, 'not found')
+export const unknownClient = () => new Refusal(404, 'no such client')
 export const methodNotAllowed = (allow: readonly string[]) => new Refusal(405, 'method not allowed', {}, { allow })
 export const logEmpty = () => new Refusal(406, 'log is empty')
 // Each 413 names the setting that raises its limit; a body refused before it was read leaves the connection unusable.

@@ -16,8 +16,9 @@ export interface Request {
   onGone: (listener: () => void) => void
 }
 
-// The forwarding headers are believed only from a trusted proxy (transport/policy.ts, TRUSTED_PROXIES).
-export const requestHeaders = ['authorization', 'content-type', 'content-encoding', 'x-forwarded-for', 'forwarded'] as const
+// The forwarding headers are believed only from a trusted proxy (transport/policy.ts, TRUSTED_PROXIES). The last
+// two are the dashboard's (http/dashboard.ts): its revalidations and its gzip copies.
+export const requestHeaders = ['authorization', 'content-type', 'content-encoding', 'x-forwarded-for', 'forwarded', 'if-none-match', 'accept-encoding'] as const
 export type RequestHeader = (typeof requestHeaders)[number]
 
 /** A piece of a streamed body: text, or bytes already encoded (UTF-8). */
