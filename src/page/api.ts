@@ -3,6 +3,7 @@
 // before the page reads it.
 import * as v from 'valibot'
 import type { Bounds } from './range.js'
+import type { Metric } from './snapshot.js'
 
 /** The server answered with a refusal: its status, its reason, and when to try again if it said. */
 export class ApiError extends Error {
@@ -36,8 +37,7 @@ async function ask(path: string, init: RequestInit = {}): Promise<Response> {
 const answer = async <S extends v.GenericSchema>(schema: S, path: string, init?: RequestInit): Promise<v.InferOutput<S>> =>
   v.parse(schema, await (await ask(path, init)).json())
 
-export const metrics = ['cpu', 'mem', 'storage'] as const
-export type Metric = (typeof metrics)[number]
+export const metrics: readonly Metric[] = ['cpu', 'mem', 'storage']
 /** What the history asks for: agg=avg,min,max, in this order (the API's keys follow it). */
 export const aggregates = ['avg', 'min', 'max'] as const
 

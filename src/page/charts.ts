@@ -1,7 +1,7 @@
 // The page's charts, drawn by uPlot: colours from the style sheet's properties (drawn again when the system switches
 // between light and dark), each as wide as its box (drawn again when that changes).
 import uPlot from 'uplot'
-import { compactText } from './format.js'
+import { axisText } from './format.js'
 
 export interface Palette {
   fg: string
@@ -46,13 +46,18 @@ export class Chart {
     this.#width = el.clientWidth
     this.#plot = this.#make(data)
     new ResizeObserver(() => {
-      const width = el.clientWidth
-      if (width === this.#width || width === 0) return
-      this.#width = width
-      this.#plot.setSize({ width, height })
-      this.onResize?.()
+      if (this.#fit()) this.onResize?.()
     }).observe(el)
     charts.add(this)
+  }
+
+  /** Takes its box's width now (not at the next frame), if that changed; whether it did. */
+  #fit(): boolean {
+    const width = this.el.clientWidth
+    if (width === this.#width || width === 0) return false
+    this.#width = width
+    this.#plot.batch(() => this.#plot.setSize({ width, height: this.height }))
+    return true
   }
 
   #make(data: uPlot.AlignedData): uPlot {
@@ -66,9 +71,10 @@ export class Chart {
     return this.#plot.data
   }
 
-  /** The plotting area's width in CSS pixels (its box's while it is hidden). */
+  /** The plotting area's width in CSS pixels, as the chart's box is now. */
   get plotWidth(): number {
-    return this.#plot.bbox.width > 0 && this.#width > 0 ? this.#plot.bbox.width / uPlot.pxRatio : Math.max(this.el.clientWidth - 60, 100)
+    this.#fit()
+    return this.#plot.bbox.width / uPlot.pxRatio
   }
 
   setData(data: uPlot.AlignedData): void {
@@ -91,7 +97,7 @@ const axes = (p: Palette, values?: uPlot.Axis['values']): uPlot.Axis[] => [
   { stroke: p.muted, grid: { stroke: p.grid }, ticks: { stroke: p.grid } },
   { stroke: p.muted, grid: { stroke: p.grid }, ticks: { stroke: p.grid }, size: 52, values },
 ]
-const compactValues: uPlot.Axis['values'] = (_, splits) => splits.map((n) => compactText(n))
+const numberValues: uPlot.Axis['values'] = (_, splits, _axis, _space, increment) => splits.map((n) => axisText(n, increment))
 
 /** A line of the last minutes, 0 to 100 %. */
 export const liveOptions =
@@ -131,11 +137,18 @@ export const bandOptions =
     }
     const edge = { stroke: alpha(p[color], 0.35), width: 1, gaps, points: { show: false } }
     return {
-      scales: { x: { time: true, range: () => range() } },
-      axes: axes(p, compactValues),
+      // The plot's width, which sets the step asked for, is known before the data: a fixed padding (not one fitted to
+      // the labels), and a y axis there even without data.
+      padding: [10, 28, 0, 0],
+      scales: {
+        x: { time: true, range: () => range() },
+        y: { range: (_, min, max) => (min === null || max === null ? [0, 1] : uPlot.rangeNum(min, max, 0.1, true)) },
+      },
+      axes: axes(p, numberValues),
       cursor: {
         drag: { x: true, y: false, setScale: false },
-        sync: { key: 'history' },
+        // The crosshair moves on every chart; a drag or a double-click acts once, on the chart it was made on.
+        sync: { key: 'history', filters: { pub: (type) => type === 'mousemove' || type === 'mouseleave' || type === 'mouseenter' } },
         bind: {
           dblclick: () => () => {
             events.back()

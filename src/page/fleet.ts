@@ -7,6 +7,7 @@ import { agoText, numberText, timeText } from './format.js'
 import { placeSearch } from './place.js'
 import { Poller } from './poller.js'
 import { nowSeconds } from './range.js'
+import type { FleetSnapshot } from './snapshot.js'
 import type { ConnectionStatus } from './status.js'
 
 const refreshMs = 5000
@@ -26,12 +27,6 @@ interface Row {
   sparkAt: number
   sparkEnd: number
   visible: boolean
-}
-
-export interface FleetSnapshot {
-  /** Usernames as the table shows them, in its order. */
-  shown: string[]
-  listed: string[]
 }
 
 export interface FleetEvents {

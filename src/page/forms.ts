@@ -1,5 +1,5 @@
 // A form whose submission the server may refuse: the reason is shown beside it, and a lockout (429) is counted
-// down with the button held until it ends.
+// down with the button held until it ends, or until another username is typed (a lock is of one username).
 import { ApiError, Unreachable } from './api.js'
 
 /** What to tell of a refusal; undefined: the server's own words. */
@@ -20,6 +20,12 @@ export function guardForm(form: HTMLFormElement, error: HTMLElement, submit: (da
     }
     error.textContent = `${message} Try again in ${left} s (at ${new Date(lockedUntil).toLocaleTimeString()}).`
   }
+
+  form.addEventListener('input', (e) => {
+    if ((e.target as HTMLInputElement).name !== 'username' || lockedUntil === 0) return
+    lockedUntil = 0
+    showLock('')
+  })
 
   form.addEventListener('submit', (e) => {
     e.preventDefault()

@@ -2,37 +2,19 @@
 // lowest and highest values, with a point for every two pixels of the chart. A preset range follows now: every
 // second the buckets from the last one drawn on are asked for again, so a sample shows within about a second of
 // its commit, whichever server took it (they share the database). Drag to zoom, double-click or Back to return.
-import { ApiError, Unreachable, bucketColumns, buckets, logSpan, metrics, type Access, type BucketRow, type Metric, type Span } from './api.js'
+import { ApiError, Unreachable, bucketColumns, buckets, logSpan, metrics, type Access, type BucketRow, type Span } from './api.js'
 import { bandOptions, Chart } from './charts.js'
 import { toCsv } from './csv.js'
 import { durationText, fromLocalInput, localInput, numberText, timeText } from './format.js'
 import { boundsOf, nowSeconds, presets, stepFor, type Bounds, type Range } from './range.js'
 import { Poller } from './poller.js'
+import type { ChartPoints, HistorySnapshot, Metric } from './snapshot.js'
 import type { ConnectionStatus } from './status.js'
 
 const tickMs = 1000
 // The span is asked for again every this many ticks.
 const spanTicks = 5
 const labels: Record<Metric, string> = { cpu: 'CPU load (%)', mem: "Memory (the client's units)", storage: "Storage (the client's units)" }
-
-export interface ChartPoints {
-  x: number[]
-  avg: (number | null)[]
-  min: (number | null)[]
-  max: (number | null)[]
-}
-
-export interface HistorySnapshot {
-  client?: string
-  admin: boolean
-  loaded: boolean
-  start: number
-  end: number
-  step: number
-  charts: Record<Metric, ChartPoints>
-  /** performance.now() when a chart was first drawn with points. */
-  firstDrawnAt?: number
-}
 
 export interface HistoryEvents {
   /** The range changed (a zoom, a preset): the URL keeps it. */
@@ -54,6 +36,7 @@ export class History {
   #zooms: Range[] = []
   #bounds: Bounds = { start: 0, end: 0 }
   #step = 1
+  #plotWidth = 0
   #rows: BucketRow[] = []
   #loaded = false
   #stale = true
@@ -132,6 +115,7 @@ export class History {
       loaded: this.#loaded,
       ...this.#bounds,
       step: this.#step,
+      plotWidth: this.#plotWidth,
       charts: { cpu: points('cpu'), mem: points('mem'), storage: points('storage') },
       firstDrawnAt: this.#firstDrawnAt,
     }
@@ -178,13 +162,15 @@ export class History {
     if (!access) return
     const generation = this.#poller.renew()
     const bounds = boundsOf(this.#range, nowSeconds())
-    const step = stepFor(bounds, this.#charts.cpu.plotWidth)
+    const plotWidth = this.#charts.cpu.plotWidth
+    const step = stepFor(bounds, plotWidth)
     this.#reloading++
     try {
       const [rows, span] = await Promise.all([buckets(access, bounds, step), logSpan(access)])
       if (this.#poller.stale(generation)) return
       this.#bounds = bounds
       this.#step = step
+      this.#plotWidth = plotWidth
       this.#rows = rows
       this.#loaded = true
       this.#stale = false

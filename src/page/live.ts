@@ -4,6 +4,7 @@
 import * as v from 'valibot'
 import { Chart, liveOptions } from './charts.js'
 import { durationText, numberText } from './format.js'
+import type { LiveSnapshot } from './snapshot.js'
 import type { ConnectionStatus } from './status.js'
 
 const keepSeconds = 300
@@ -25,14 +26,6 @@ interface Series {
   chart: Chart
   label: string
   values: number[]
-}
-
-export interface LiveSnapshot {
-  times: number[]
-  cpu: number[]
-  mem: number[]
-  storage: number[]
-  figures: string[]
 }
 
 export class Live {

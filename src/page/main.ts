@@ -3,18 +3,19 @@
 import 'uplot/dist/uPlot.min.css'
 import './style.css'
 import { asAdmin, asClient, fleetList, logIn, type Access } from './api.js'
-import { Fleet, type FleetSnapshot } from './fleet.js'
+import { Fleet } from './fleet.js'
 import { guardForm } from './forms.js'
-import { History, type HistorySnapshot } from './history.js'
-import { Live, type LiveSnapshot } from './live.js'
+import { History } from './history.js'
+import { Live } from './live.js'
 import { placeSearch, readPlace, views, type Place, type View } from './place.js'
 import { forgetLogin, forgetToken, saveLogin, savedLogin, savedToken, saveToken } from './session.js'
+import type { DashboardState } from './snapshot.js'
 import { ConnectionStatus } from './status.js'
 
 declare global {
   interface Window {
     /** The data the charts hold, as they hold it. */
-    systemMonitorDashboard: { live(): LiveSnapshot; history(): HistorySnapshot; fleet(): FleetSnapshot | undefined }
+    systemMonitorDashboard: DashboardState
   }
 }
 
