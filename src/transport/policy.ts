@@ -4,7 +4,7 @@
 import { BlockList, isIP } from 'node:net'
 import type { App } from '../app.js'
 import { bodyTooLarge, unavailable } from '../errors.js'
-import { requestHeaders, type BodyChunk, type Reply, type Request } from '../http/reply.js'
+import { pageRequestHeaders, readsPageHeaders, requestHeaders, type BodyChunk, type Reply, type Request } from '../http/reply.js'
 import type { Connection } from '../ws/echo.js'
 
 export interface ServeOptions {
@@ -81,6 +81,12 @@ export function requestOf(
   for (const name of requestHeaders) {
     const value = header(name)
     if (value) request.headers[name] = value
+  }
+  if (readsPageHeaders(path)) {
+    for (const name of pageRequestHeaders) {
+      const value = header(name)
+      if (value) request.headers[name] = value
+    }
   }
   return request
 }
