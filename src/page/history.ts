@@ -19,8 +19,8 @@ const labels: Record<Metric, string> = { cpu: 'CPU load (%)', mem: "Memory (the 
 export interface HistoryEvents {
   /** The range changed (a zoom, a preset): the URL keeps it. */
   moved(range: Range): void
-  /** The server refused the access (a login gone stale, a token changed). */
-  refused(access: Access, e: ApiError): void
+  /** The server refused the access (401: a login gone stale, a token changed). */
+  refused(access: Access): void
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
@@ -211,9 +211,12 @@ export class History {
     if (e instanceof Unreachable) {
       this.status.lost('requests')
       this.#error.textContent = 'The server cannot be reached: the charts will catch up once it is back.'
-    } else if (e instanceof ApiError && (e.status === 401 || e.status === 404)) {
+    } else if (e instanceof ApiError && e.status === 401) {
       this.close()
-      this.events.refused(access, e)
+      this.events.refused(access)
+    } else if (e instanceof ApiError && e.status === 404) {
+      this.close()
+      this.#error.textContent = `There is no client named ${access.username}.`
     } else if (e instanceof ApiError) {
       // Past retention only some steps can be answered (400): a wider or narrower range may be.
       this.#error.textContent = `The server refused this range: ${e.reason}.`

@@ -39,13 +39,13 @@ const history = new History(status, {
     window.history.replaceState(null, '', placeSearch(place))
     syncTabs()
   },
-  refused(access, e) {
+  refused(access) {
     if (access.admin) {
       forgetToken()
-      loginError.textContent = `The admin token was refused (${e.reason}): open the fleet and give it again, or log in as the client.`
+      loginError.textContent = 'The admin token was refused: open the fleet and give it again, or log in as the client.'
     } else {
       forgetLogin()
-      loginError.textContent = e.status === 401 ? 'The saved login was refused: log in again.' : `Refused: ${e.reason}.`
+      loginError.textContent = 'The saved login was refused: log in again.'
     }
     render()
   },
@@ -53,7 +53,8 @@ const history = new History(status, {
 const fleet = fleetOn
   ? new Fleet(status, {
       refused(e) {
-        if (e.status === 401) forgetToken()
+        // Given again once the lock is over: the list is not asked for meanwhile.
+        forgetToken()
         adminError.textContent = e.status === 401 ? 'The token was refused.' : `Too many failed attempts: try again in ${e.retryAfter ?? 60} s.`
         render()
       },
