@@ -133,7 +133,8 @@ const settings = {
   retentionUnitRows: row('RETENTION_UNIT_ROWS', integer(100, 1_000_000), '5000', 'rows one retention statement removes at most (then it pauses as long as it took)'),
   adminToken: row(
     'ADMIN_TOKEN',
-    v.pipe(v.string(), v.minLength(16, 'expected at least 16 characters')),
+    // As an Authorization header carries it: one word.
+    v.pipe(v.string(), v.minLength(16, 'expected at least 16 characters'), v.regex(/^\S+$/, 'expected no spaces')),
     undefined,
     "a bearer token that may read every client's log (GET /api/clients...) and the dashboard's fleet; without it those routes answer 404",
   ),

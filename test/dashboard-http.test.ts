@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { gunzipSync } from 'node:zlib'
+import { loadConfig } from '../src/config.js'
 import { basic, client, uniqueLoopback, uniqueName } from './http.js'
 import { exited, freshDatabase, spawnServer, startServer, type FreshDatabase, type RunningServer } from './server.js'
 
@@ -183,9 +184,12 @@ describe('the fleet API', () => {
     assert.equal((await client(withToken.url, uniqueLoopback()).get('/api/clients', bearer)).status, 200)
   })
 
-  test('an ADMIN_TOKEN shorter than 16 characters stops the server at start, naming it', async () => {
-    const { code, output } = await exited(spawnServer([], { ADMIN_TOKEN: 'too-short' }))
+  test('an ADMIN_TOKEN shorter than 16 characters, or of more than one word, stops the server at start, naming it', async () => {
+    const { code, output } = await exited(spawnServer([], { ADMIN_TOKEN: 'fifteen-letters' }))
     assert.equal(code, 2)
-    assert.match(output, /Invalid ADMIN_TOKEN \(--admin-token\) "too-short": expected at least 16 characters/)
+    assert.match(output, /Invalid ADMIN_TOKEN \(--admin-token\) "fifteen-letters": expected at least 16 characters/)
+    assert.throws(() => loadConfig([], { ADMIN_TOKEN: 'two words of a token' }), /Invalid ADMIN_TOKEN \(--admin-token\) "two words of a token": expected no spaces/)
+    const sixteen = loadConfig(['--admin-token', 'sixteen-letters!'], {})
+    assert.equal(sixteen !== 'help' && sixteen.adminToken, 'sixteen-letters!')
   })
 })
