@@ -203,11 +203,18 @@ export class Fleet {
     row.sparkEnd = now
     const range = (): [number, number] => [row.sparkEnd - spark.seconds, row.sparkEnd]
     const label = cpu.length === 0 ? 'no samples in the last hour' : `CPU over the last hour, ${x.length} minutes with samples`
+    if (!row.spark && x.length === 0) {
+      const none = document.createElement('span')
+      none.className = 'hint'
+      none.textContent = label
+      row.cells[5].replaceChildren(none)
+      return
+    }
     if (!row.spark) {
       const box = document.createElement('div')
       box.className = 'chart'
       box.setAttribute('role', 'img')
-      row.cells[5].append(box)
+      row.cells[5].replaceChildren(box)
       row.spark = new Chart(box, 32, sparkOptions(range), [x, cpu])
     } else row.spark.setData([x, cpu])
     row.spark.describe(label)
