@@ -9,10 +9,13 @@
 // npm run build:exe (--exe): also dist/system-monitor, a Node single executable application: the Node.js
 // running the build, the same JavaScript (as CommonJS, which is what a SEA runs) and that Node's binaries
 // as assets.
+//
+// Both hold the dashboard's page and assets (src/page/), built here.
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
+import { bundlePage } from './src/page/bundle.mjs'
 
 const exe = process.argv.includes('--exe')
 const thisNode = process.argv.includes('--this-node')
@@ -63,13 +66,19 @@ const locators = {
   `,
 }
 
-const locateIn = (where) => ({
-  name: 'uws-locate',
+/** Puts `contents` in the place of the module named `name` (src/transport/<name>.ts, src/http/<name>.ts). */
+const replace = (name, contents) => ({
+  name,
   setup(b) {
-    b.onResolve({ filter: /\/uws-locate\.js$/ }, () => ({ path: 'uws-locate', namespace: 'uws-locate' }))
-    b.onLoad({ filter: /.*/, namespace: 'uws-locate' }, () => ({ loader: 'js', contents: locators[where] }))
+    b.onResolve({ filter: new RegExp(`/${name}\\.js$`) }, () => ({ path: name, namespace: name }))
+    b.onLoad({ filter: /.*/, namespace: name }, () => ({ loader: 'js', contents }))
   },
 })
+const locateIn = (where) => replace('uws-locate', locators[where])
+
+// The dashboard's files (src/page/bundle.mjs), built once and held in the JavaScript itself, in the place of
+// src/http/page-files.ts (which builds them when a server runs from source).
+const page = replace('page-files', `export const pageFiles = () => Promise.resolve(${JSON.stringify(await bundlePage())})`)
 
 const common = {
   entryPoints: ['src/cli.ts'],
@@ -84,14 +93,14 @@ await build({
   ...common,
   outfile: 'dist/server.js',
   format: 'esm',
-  plugins: [locateIn('file')],
+  plugins: [locateIn('file'), page],
   // CommonJS dependencies (systeminformation) call require() for Node's own modules.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: true,
 })
 
 if (exe) {
-  await build({ ...common, outfile: 'dist/sea/server.cjs', format: 'cjs', plugins: [locateIn('asset')] })
+  await build({ ...common, outfile: 'dist/sea/server.cjs', format: 'cjs', plugins: [locateIn('asset'), page] })
   const config = {
     main: 'dist/sea/server.cjs',
     output: 'dist/sea/server.blob',

@@ -1,10 +1,13 @@
 // The transport-neutral app: the route table wired to the services, and the one place where a failure
 // becomes what a client is told, as an HTTP reply or a WebSocket ERROR reason. Transports hand it a Request
 // and write back the Reply.
+import type { AdminGate } from './auth/admin.js'
 import type { Authenticator } from './auth/authenticator.js'
 import { databaseUnavailable, Refusal } from './errors.js'
 import type { HostSampler } from './host/sampler.js'
 import { clientRoutes } from './http/clients.js'
+import { dashboardRoutes } from './http/dashboard.js'
+import { fleetRoutes } from './http/fleet.js'
 import { influxRoutes } from './http/influx.js'
 import { metricsRoutes } from './http/metrics.js'
 import { monitorRoutes } from './http/monitor.js'
@@ -14,6 +17,7 @@ import { siteRoutes } from './http/site.js'
 import { createIngest } from './ingest/entry.js'
 import type { Writer } from './ingest/writer.js'
 import { unmeasured, type ServerMetrics } from './metrics.js'
+import type { ClientStore } from './store/clients.js'
 import { isDatabaseUnavailable } from './store/health.js'
 import type { SampleStore } from './store/samples.js'
 import { dumps, type PyValue } from './wire/pyjson.js'
@@ -36,6 +40,8 @@ export interface Services {
   ws: { maxSubscriptions: number; maxPending: number; maxBufferedBytes: number; stallMs: number }
   /** Served at /metrics and told what happens; none with METRICS=off. */
   metrics?: ServerMetrics
+  /** With ADMIN_TOKEN: the fleet API and the dashboard's fleet tab. */
+  admin?: { gate: AdminGate; clients: ClientStore }
 }
 
 export interface App {
@@ -88,6 +94,7 @@ function replyOf(refusal: Refusal, style: ErrorStyle): Reply {
   const retryAfter = options.retryAfter ?? (style === 'influx' && influxRetried.has(status) ? influxRetrySeconds : undefined)
   if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter)
   if (options.allow) headers.allow = options.allow.join(', ')
+  if (options.challenge) headers['www-authenticate'] = options.challenge
   const reply =
     style === 'influx'
       ? jsonReply(status, influxBody(refusal), headers)
@@ -115,6 +122,8 @@ export function createApp(services: Services): App {
   clientRoutes(router, { ...services, ingest })
   influxRoutes(router, { ...services, ingest })
   monitorRoutes(router, services)
+  dashboardRoutes(router, services.admin !== undefined)
+  if (services.admin) fleetRoutes(router, { ...services.admin, samples: services.samples })
   router.add('/echo', { GET: () => upgradeRequired })
   if (services.metrics) metricsRoutes(router, services.metrics)
 

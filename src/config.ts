@@ -140,6 +140,13 @@ const settings = {
   retentionCheckSeconds: row('RETENTION_CHECK_SECONDS', integer(1, 86400), '60', 'how often retention looks for data past its limits'),
   retentionUnitRows: row('RETENTION_UNIT_ROWS', integer(100, 1_000_000), '5000', 'rows one retention statement removes at most (then it pauses as long as it took)'),
   metrics: row('METRICS', onOff, 'on', "GET /metrics in Prometheus's text format; off: no such route (404)"),
+  adminToken: row(
+    'ADMIN_TOKEN',
+    // As an Authorization header carries it: one word.
+    v.pipe(v.string(), v.minLength(16, 'expected at least 16 characters'), v.regex(/^\S+$/, 'expected no spaces')),
+    undefined,
+    "a bearer token that may read every client's log (GET /api/clients...) and the dashboard's fleet; without it those routes answer 404",
+  ),
 }
 
 type AnyRow = Row<v.GenericSchema<string, unknown>>

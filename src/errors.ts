@@ -13,6 +13,8 @@ export interface RefusalOptions {
   close?: boolean
   /** The contract gives this one as its text alone, not as JSON (bad units). */
   plain?: boolean
+  /** The authentication scheme a 401 asks for (WWW-Authenticate). */
+  challenge?: string
 }
 
 export type RefusalKind =
@@ -25,6 +27,8 @@ export type RefusalKind =
   | 'bad_units'
   | 'unauthorized'
   | 'unsupportable_username'
+  | 'admin_unauthorized'
+  | 'unknown_client'
   | 'not_found'
   | 'method_not_allowed'
   | 'log_empty'
@@ -68,8 +72,10 @@ export const invalidPrecision = (given: string) =>
   invalid('invalid_precision', 'invalid precision', { detail: `${JSON.stringify(given)} is not one of ns, us, ms, s, m, h` })
 export const badUnits = () => new Refusal('bad_units', 400, 'Bad units provided', {}, { plain: true })
 export const unauthorized = () => new Refusal('unauthorized', 401, 'authorization error')
+export const adminUnauthorized = () => new Refusal('admin_unauthorized', 401, 'authorization error', {}, { challenge: 'Bearer' })
 export const unsupportableUsername = () => new Refusal('unsupportable_username', 401, 'unsupportable username')
 export const notFound = () => new Refusal('not_found', 404, 'not found')
+export const unknownClient = () => new Refusal('unknown_client', 404, 'no such client')
 export const methodNotAllowed = (allow: readonly string[]) => new Refusal('method_not_allowed', 405, 'method not allowed', {}, { allow })
 export const logEmpty = () => new Refusal('log_empty', 406, 'log is empty')
 // Each 413 names the setting that raises its limit; a body refused before it was read leaves the connection unusable.

@@ -1,6 +1,7 @@
 // Start-up: configuration, database, app, transport; and the shutdown on SIGINT/SIGTERM, which undoes the
 // start-up's steps in reverse order.
 import { createApp } from './app.js'
+import { AdminGate } from './auth/admin.js'
 import { Authenticator } from './auth/authenticator.js'
 import { LoginThrottle } from './auth/throttle.js'
 import { ConfigError, helpText, loadConfig, type Config } from './config.js'
@@ -125,8 +126,9 @@ async function main(config: Config, steps: Steps): Promise<void> {
     }),
     (t) => t.stop(),
   )
+  const clients = clientStore(db.sql, db.health)
   const app = createApp({
-    auth: new Authenticator(clientStore(db.sql, db.health), throttle, { cacheSize: config.authCacheSize }),
+    auth: new Authenticator(clients, throttle, { cacheSize: config.authCacheSize }),
     writer,
     samples,
     sampler,
@@ -144,6 +146,7 @@ async function main(config: Config, steps: Steps): Promise<void> {
       stallMs: config.stallSeconds * 1000,
     },
     metrics,
+    admin: config.adminToken === undefined ? undefined : { gate: new AdminGate(config.adminToken, throttle), clients },
   })
   if (config.loadLogPath !== 'off') {
     const options = { path: config.loadLogPath, maxBytes: config.loadLogMaxBytes, keep: config.loadLogKeep }

@@ -5,13 +5,12 @@ import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { createServer as httpServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { Spool } from '../src/agent/spool.js'
 import { readStorage } from '../src/host/figures.js'
 import { basic, client, uniqueName } from './http.js'
-import { exited, seenByServer, spawnServer, startServer, target, tempDirectory, type RunningServer } from './server.js'
+import { exited, quietPort, seenByServer, spawnServer, startServer, target, tempDirectory, type RunningServer } from './server.js'
 
 const skip = target === 'deno' && 'the agent runs on Node.js: from source, as the bundle and as the single executable'
 // What each build only loads differently is run from every one (the outage, --once, a refusal); the rest once.
@@ -90,21 +89,6 @@ const spoolBytes = (dir: string) =>
     .filter((f) => f.endsWith('.ndjson'))
     .reduce((n, f) => n + statSync(join(dir, f)).size, 0)
 
-/**
- * A free loopback port below Linux's ephemeral range (32768 on): a server stopped and started again on it does not
- * find it taken meanwhile by another test's server on port 0, or by a client's socket.
- */
-async function quietPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000)
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer()
-      probe.once('error', () => resolve(false))
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
-}
 
 /** Seconds from `from` to `to` that `times` lacks. */
 const missing = (times: number[], from: number, to: number) => {

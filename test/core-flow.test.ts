@@ -1,6 +1,6 @@
 // The contract's core flow as one client meets it, each step on what the one before left: register, send
-// a sample and a batch, send one over the WebSocket, read the span and a slice. It runs on every target, and
-// alone on each Node.js in the chroot (test/run.ts), where it shows the server working on those Node.js lines
+// a sample and a batch, send one over the WebSocket, read the span and a slice; and the dashboard is there. It
+// runs on every target, and alone on each Node.js in the chroot (test/run.ts), where it shows the server working on those Node.js lines
 // and that C library; so it first checks which runtime and uWebSockets.js binary the server says it runs on.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -55,6 +55,18 @@ describe('the core flow', () => {
     assert.equal(await ws.next(), '{"type": "DATA_RETURN", "payload": {"data": {"time": 1646650627, "cpu_load": 26, "mem": 6180.0}}}')
     ws.close()
     assert.equal(await ws.closed, 1005)
+  })
+
+  test('the dashboard is served, with the script and style sheet its page names', async () => {
+    const page = await http.get('/dashboard')
+    assert.deepEqual([page.status, page.headers['content-type']], [200, 'text/html; charset=utf-8'])
+    const assets = [...page.text.matchAll(/(?:src|href)="(\/dashboard\/app-[\w-]+\.(js|css))"/g)]
+    assert.deepEqual(assets.map((m) => m[2]).sort(), ['css', 'js'])
+    for (const [, path, kind] of assets) {
+      const asset = await http.get(path)
+      assert.deepEqual([asset.status, asset.headers['content-type']], [200, `text/${kind === 'js' ? 'javascript' : 'css'}; charset=utf-8`])
+      assert.ok(asset.text.length > 1000, path)
+    }
   })
 
   test('it reads the span of its log, and a slice of it', async () => {

@@ -7,6 +7,8 @@ import { request as httpsRequest } from 'node:https'
 export interface Response {
   status: number
   headers: Record<string, string | string[] | undefined>
+  /** The body as received (still gzip-encoded, if it was). */
+  bytes: Buffer
   text: string
   json(): unknown
 }
@@ -44,11 +46,12 @@ export function request(base: string, path: string, options: RequestOptions = {}
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
+          const bytes = Buffer.concat(chunks)
+          const text = bytes.toString('utf8')
           // The bar for every change: no request makes the server answer 5xx.
           const expected = (res.statusCode === 503 && options.allowUnavailable) || (res.statusCode === 500 && options.allowInternalError)
           if (res.statusCode! >= 500 && !expected) assert.fail(`${options.method ?? 'GET'} ${path} answered ${res.statusCode}: ${text}`)
-          resolve({ status: res.statusCode!, headers: res.headers, text, json: () => JSON.parse(text) })
+          resolve({ status: res.statusCode!, headers: res.headers, bytes, text, json: () => JSON.parse(text) })
         })
         res.on('error', reject)
       },

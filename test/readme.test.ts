@@ -30,7 +30,8 @@ let server: RunningServer
 let fresh: FreshDatabase
 before(async () => {
   fresh = await freshDatabase('readme')
-  server = await startServer({ DATABASE_URL: fresh.url })
+  // The token of the fleet API's examples.
+  server = await startServer({ DATABASE_URL: fresh.url, ADMIN_TOKEN: 'the-operators-secret-token' })
 })
 after(async () => {
   assert.equal(await server.stop(), 0)

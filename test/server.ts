@@ -1,6 +1,7 @@
 // Starts the server under test as its own process on a free port, the way a user runs it, and stops it by pid.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
@@ -177,5 +178,21 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
       const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)![1]) * 1024
       return { peak: kb('VmHWM'), current: kb('VmRSS') }
     },
+  }
+}
+
+/**
+ * A free loopback port below Linux's ephemeral range (32768 on): a server stopped and started again on it does not
+ * find it taken meanwhile by another test's server on port 0, or by a client's socket.
+ */
+export async function quietPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer()
+      probe.once('error', () => resolve(false))
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
+    })
+    if (free) return port
   }
 }

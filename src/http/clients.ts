@@ -56,6 +56,23 @@ const stored: Answer<Reply> = {
   many: (count) => jsonTextReply(202, acceptedEcho(count)),
 }
 
+/** A client's log span (contract, "Log span"); 406 while it is empty. */
+export async function spanReply(samples: SampleStore, clientId: number): Promise<Reply> {
+  const found = await samples.span(clientId)
+  if (!found) throw logEmpty()
+  return jsonReply(200, { start: found.start, end: found.end })
+}
+
+/** A client's log slice (contract, "Log slice"), downsampled when the query has a step (README, "Downsampled slices"). */
+export function sliceReply(samples: SampleStore, clientId: number, rawQuery: string): Reply {
+  const query = new URLSearchParams(rawQuery)
+  const start = bound(query, 'start', Number.MIN_SAFE_INTEGER)
+  const end = bound(query, 'end', Number.MAX_SAFE_INTEGER)
+  const down = downsampling(query)
+  if (down) return streamReply(200, bucketFrame(samples.buckets(clientId, { ...down, start, end }), down.aggregates))
+  return streamReply(200, sliceFrame(samples.slice(clientId, start, end)))
+}
+
 export function clientRoutes(router: Router, { auth, ingest, samples, maxInflatedBytes }: ClientServices): void {
   router.add('/client', {
     async POST(req) {
@@ -75,21 +92,9 @@ export function clientRoutes(router: Router, { auth, ingest, samples, maxInflate
 
   const authenticated = (req: Request, segment: string) => auth.authenticate(segment, req.headers.authorization, req.remote)
 
-  const span: Handler = async (req, [segment]) => {
-    const found = await samples.span(await authenticated(req, segment))
-    if (!found) throw logEmpty()
-    return jsonReply(200, { start: found.start, end: found.end })
-  }
+  const span: Handler = async (req, [segment]) => spanReply(samples, await authenticated(req, segment))
   router.add('/client/:s/time', { GET: span, POST: span })
 
-  const slice: Handler = async (req, [segment]) => {
-    const clientId = await authenticated(req, segment)
-    const query = new URLSearchParams(req.query)
-    const start = bound(query, 'start', Number.MIN_SAFE_INTEGER)
-    const end = bound(query, 'end', Number.MAX_SAFE_INTEGER)
-    const down = downsampling(query)
-    if (down) return streamReply(200, bucketFrame(samples.buckets(clientId, { ...down, start, end }), down.aggregates))
-    return streamReply(200, sliceFrame(samples.slice(clientId, start, end)))
-  }
+  const slice: Handler = async (req, [segment]) => sliceReply(samples, await authenticated(req, segment), req.query)
   router.add('/client/:s/time/report', { GET: slice, POST: slice })
 }

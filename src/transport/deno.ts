@@ -146,8 +146,9 @@ function respond(app: App, options: ServeOptions, request: Request, reply: Reply
   // reply.close needs nothing here: Deno reads the rest of a body left unread itself, and the connection stays usable.
   const init = { status: reply.status, headers: reply.headers }
   const body = reply.body
-  // A 204 (a line-protocol write's answer) has no body: the fetch API refuses one, even an empty one.
-  if (reply.status === 204) return new Response(null, init)
+  // A 204 (a line-protocol write's answer) and a 304 (a dashboard file revalidated) have no body: the fetch API
+  // refuses one, even an empty one.
+  if (reply.status === 204 || reply.status === 304) return new Response(null, init)
   // Bytes, not a string: Deno would add a text/plain content-type to a string that came without one.
   if (typeof body === 'string') return new Response(encoder.encode(body), init)
   if (body instanceof Uint8Array) return new Response(body as Uint8Array<ArrayBuffer>, init)

@@ -4,7 +4,7 @@
 import { BlockList, isIP } from 'node:net'
 import type { App } from '../app.js'
 import { bodyBudgetExceeded, bodyTooLarge } from '../errors.js'
-import { requestHeaders, type Request } from '../http/reply.js'
+import { pageRequestHeaders, readsPageHeaders, requestHeaders, type Request } from '../http/reply.js'
 import type { Connection } from '../ws/echo.js'
 import type { Tls } from './tls.js'
 
@@ -84,6 +84,12 @@ export function requestOf(
   for (const name of requestHeaders) {
     const value = header(name)
     if (value) request.headers[name] = value
+  }
+  if (readsPageHeaders(path)) {
+    for (const name of pageRequestHeaders) {
+      const value = header(name)
+      if (value) request.headers[name] = value
+    }
   }
   return request
 }

@@ -209,7 +209,7 @@ class Exchange {
   send(reply: Reply): void {
     this.#reader?.release()
     const body = reply.body
-    if (this.request.method === 'HEAD') return this.#sendHead(reply)
+    if (this.request.method === 'HEAD' || reply.status === 304) return this.#sendHead(reply)
     if (typeof body !== 'string' && !(body instanceof Uint8Array)) return void this.#stream(reply, body[Symbol.asyncIterator]())
     if (this.aborted) return
     this.res.cork(() => {
@@ -220,7 +220,10 @@ class Exchange {
     this.#finish()
   }
 
-  /** GET's status and headers, its length if it has one, and no body: a streamed one is not even begun. */
+  /**
+   * GET's status and headers, its length if it has one, and no body: a streamed one is not even begun. A 304 is sent
+   * so too: its body is the representation the client holds, whose length it may tell.
+   */
   #sendHead(reply: Reply): void {
     const body = reply.body
     const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : undefined

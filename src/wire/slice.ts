@@ -44,16 +44,21 @@ export const sliceRows = (rows: Uint8Array): Uint8Array =>
   )
 
 /**
- * `{"payload": [rows, ...]}` around the chunks' rows as they come, rendered by `render`. Nothing is written
- * before the first chunk exists, so that a query failing at once still gets its own status.
+ * `{"<key>": [rows, ...]}` around each chunk's rows as they come, rendered by `render` (a chunk may render to
+ * nothing). Nothing is written before the first chunk exists, so that a query failing at once still gets its own
+ * status.
  */
-export async function* sliceFrame(chunks: AsyncIterable<Uint8Array>, render: (rows: Uint8Array) => Uint8Array = sliceRows): AsyncIterable<string | Uint8Array> {
-  let prefix = '{"payload": ['
-  for await (const rows of chunks) {
-    if (rows.byteLength === 0) continue
+export async function* listFrame<T>(key: string, chunks: AsyncIterable<T>, render: (chunk: T) => string | Uint8Array): AsyncIterable<string | Uint8Array> {
+  let prefix = `{"${key}": [`
+  for await (const chunk of chunks) {
+    const rows = render(chunk)
+    if (rows.length === 0) continue
     yield prefix
-    yield render(rows)
+    yield rows
     prefix = ', '
   }
-  yield prefix === ', ' ? ']}' : '{"payload": []}'
+  yield prefix === ', ' ? ']}' : `{"${key}": []}`
 }
+
+/** A log slice's frame, `{"payload": [...]}`, around the chunks' rows rendered by `render`. */
+export const sliceFrame = (chunks: AsyncIterable<Uint8Array>, render: (rows: Uint8Array) => Uint8Array = sliceRows) => listFrame('payload', chunks, render)

@@ -1,0 +1,2 @@
+// Style sheets imported for their effect: esbuild bundles them into the page's one style sheet.
+declare module '*.css'
