@@ -43,6 +43,7 @@ export type RefusalKind =
   | 'ingest_queue_full'
   | 'body_budget_exceeded'
   | 'monitor_busy'
+  | 'log_changing'
   | 'internal'
 
 export class Refusal extends Error {
@@ -94,4 +95,6 @@ export const databaseUnavailable = () => unavailable('database_unavailable', 'da
 export const ingestQueueFull = () => unavailable('ingest_queue_full', 'the database is behind: too many samples waiting (INGEST_MAX_QUEUED)')
 export const bodyBudgetExceeded = () =>
   unavailable('body_budget_exceeded', 'too many request bodies in memory at once (MAX_BUFFERED_BODY_BYTES, MAX_BUFFERED_BODY_BYTES_PER_PEER)', { close: true })
+// Merges or retention kept changing the part of a log a downsampled slice was reading: asking again reads it anew.
+export const logChanging = () => unavailable('log_changing', 'the log changed while it was read, try again')
 export const monitorBusy = () => unavailable('monitor_busy', 'too many requests waiting for the CPU history (MONITOR_MAX_WAITING)')

@@ -4,7 +4,7 @@
 // (the plan), then the buckets as bytes.
 import type { Sql } from 'postgres'
 import type { Health } from './health.js'
-import { valueError } from '../errors.js'
+import { logChanging, valueError } from '../errors.js'
 import { planRanges, rowsPerBucket } from './bucket-plan.js'
 import { horizonColumns } from './rollup.js'
 import { combinedStats, detoasted, lookUpLast, metrics, queueKind, queuedStats, sampleStats, statColumns, tiers, widths } from './tiers.js'
@@ -200,7 +200,7 @@ export function bucketSlices(sql: Sql, health: Health) {
       for (let level = 0; level < coarsest; level++) {
         if (first < before[level] && step % widths[level + 1] !== 0) {
           if (checkStep) throw valueError()
-          throw new Error(`retention passed a downsampled slice of client ${clientId} at ${cursor}`)
+          throw logChanging()
         }
       }
       return { w0: Number(p.w0), w1: Number(p.w1), before, changed: p.changed }
@@ -217,7 +217,7 @@ export function bucketSlices(sql: Sql, health: Health) {
       for (let attempt = 0; ; attempt++) {
         const rows = await read(planned)
         if (rows !== stale) return rows
-        if (attempt === replans) throw new Error(`the plan of a downsampled slice of client ${clientId} went stale ${replans} times`)
+        if (attempt === replans) throw logChanging()
         const fresh = await plan(planned.w0, false)
         if (!fresh) return null
         // The same window (the next one is planned from its end), with what is current now.

@@ -15,7 +15,6 @@ export interface MaintenanceOptions {
 
 export class Maintenance {
   #stopped = false
-  readonly #timers = new Set<NodeJS.Timeout>()
   readonly #wakers = new Set<() => void>()
   readonly #loops: Promise<void>[]
 
@@ -46,12 +45,10 @@ export class Maintenance {
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer)
-        this.#timers.delete(timer)
         this.#wakers.delete(wake)
         resolve()
       }
       const timer = setTimeout(wake, ms)
-      this.#timers.add(timer)
       this.#wakers.add(wake)
     })
   }
