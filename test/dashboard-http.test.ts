@@ -150,6 +150,11 @@ describe('the fleet API', () => {
     assert.deepEqual([empty.status, empty.text], [406, '{"error": "log is empty"}'])
     const unknown = await http.get(`/api/clients/${uniqueName('nobody')}/time/report`, bearer)
     assert.deepEqual([unknown.status, unknown.text], [404, '{"error": "no such client"}'])
+    // A name no client can have, one PostgreSQL would refuse (a NUL byte) among them.
+    for (const name of ['%00', 'a'.repeat(10_000)]) {
+      const odd = await http.get(`/api/clients/${name}/time`, bearer)
+      assert.deepEqual([odd.status, odd.text], [404, '{"error": "no such client"}'], name.slice(0, 10))
+    }
   })
 
   test('the token cannot write: no route of the API takes a body, and a client route does not take the token', async () => {

@@ -144,6 +144,11 @@ describe('refusals, in InfluxDB shape', () => {
     const { clientId } = await register()
     const precision = await http.post('/write?db=x&precision=x', 'system mem=1i', token(clientId))
     assert.deepEqual([precision.status, precision.json()], [400, { code: 'invalid', message: 'invalid precision: "x" is not one of ns, us, ms, s, m, h' }])
+    // Names an object inherits are no precision either.
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      const inherited = await http.post(`/write?db=x&precision=${name}`, 'system mem=1i 1700000000', token(clientId))
+      assert.equal(inherited.status, 400, name)
+    }
     const units = await http.post('/write?db=x&units=PB', 'system mem=1i', token(clientId))
     assert.deepEqual([units.status, units.json()], [400, { code: 'invalid', message: 'Bad units provided' }])
     const get = await http.get('/api/v2/write')

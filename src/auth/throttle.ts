@@ -55,7 +55,10 @@ export class LoginThrottle {
     const throttle = new LoginThrottle(store, options, now)
     throttle.#unlisten = await store.onLock((lock) => void throttle.#apply(lock))
     for (const lock of await store.locks()) await throttle.#apply(lock)
-    throttle.#purger = setInterval(() => void store.purge(options.lockSeconds * 1000, options.registerWindowSeconds * 1000).catch(() => undefined), purgeMs)
+    throttle.#purger = setInterval(() => {
+      throttle.#forgetExpired()
+      void store.purge(options.lockSeconds * 1000, options.registerWindowSeconds * 1000).catch(() => undefined)
+    }, purgeMs)
     throttle.#purger.unref()
     return throttle
   }
@@ -79,7 +82,6 @@ export class LoginThrottle {
       this.options.refused?.(byAddress >= byUsername ? 'address' : 'username')
       throw tooManyRequests(Math.max(1, Math.ceil((Math.max(byAddress, byUsername) - now) / 1000)))
     }
-    if (locks.all <= now && [...locks.byAddress.values()].every((u) => u <= now)) this.#locks.delete(username)
   }
 
   /**
@@ -132,6 +134,15 @@ export class LoginThrottle {
     if (!allowed) {
       this.options.refused?.('registrations')
       throw tooManyRegistrations(retryAfterSeconds)
+    }
+  }
+
+  /** Drops the locks that have ended: those of usernames never asked for again would otherwise stay for ever. */
+  #forgetExpired(): void {
+    const now = this.now()
+    for (const [username, locks] of this.#locks) {
+      for (const [address, until] of locks.byAddress) if (until <= now) locks.byAddress.delete(address)
+      if (locks.all <= now && locks.byAddress.size === 0) this.#locks.delete(username)
     }
   }
 

@@ -70,6 +70,10 @@ export function dashboardRoutes(router: Router, fleet: boolean): void {
       const byName = new Map<string, Served>()
       for (const file of built) byName.set(file.name, served(file, file.name === 'index.html' ? file.text.replace('data-fleet="off"', `data-fleet="${fleet ? 'on' : 'off'}"`) : file.text))
       return byName
+    }).catch((e: unknown) => {
+      // A failed build (from source) is tried again by the next request, not answered 500 for ever.
+      files = undefined
+      throw e
     }))
   router.add('/dashboard', { GET: async (req) => reply((await load()).get('index.html')!, req) })
   router.add('/dashboard/:file', {

@@ -1,6 +1,7 @@
 // The fleet API (README, "The fleet API"), there only with ADMIN_TOKEN: every client with its span and latest
 // sample, and any client's log span and slices, read with the operator's token. It only reads: no route here writes.
 import type { AdminGate } from '../auth/admin.js'
+import { isSupportedUsername } from '../auth/client-id.js'
 import { unknownClient } from '../errors.js'
 import type { ClientStore } from '../store/clients.js'
 import type { SampleStore } from '../store/samples.js'
@@ -19,7 +20,8 @@ export function fleetRoutes(router: Router, { gate, clients, samples }: FleetSer
   const authorized = (req: Request) => gate.authorize(req.headers.authorization, req.remote)
   const clientOf = async (req: Request, username: string) => {
     await authorized(req)
-    const found = await clients.find(username)
+    // A name no client can have (a NUL byte, say, which PostgreSQL refuses) is not asked of the database.
+    const found = isSupportedUsername(username) ? await clients.find(username) : undefined
     if (!found) throw unknownClient()
     return found.id
   }

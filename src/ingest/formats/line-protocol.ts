@@ -271,7 +271,7 @@ const aliases: Record<string, Precision> = { n: 'ns', u: 'us', µ: 'us' }
 export function parsePrecision(raw: string | null): Precision | undefined {
   if (raw === null || raw === '') return 'ns'
   if (Object.hasOwn(digitsPastSecond, raw) || Object.hasOwn(secondsPer, raw)) return raw as Precision
-  return aliases[raw]
+  return Object.hasOwn(aliases, raw) ? aliases[raw] : undefined
 }
 
 /** Unix seconds of a timestamp given in `precision`, truncated (floored) to the second. */
