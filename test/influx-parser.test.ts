@@ -14,7 +14,7 @@ interface Expected {
 }
 
 const plain = (text: string) =>
-  parseLineProtocol(text).map((p) => ({
+  [...parseLineProtocol(text)].map((p) => ({
     measurement: p.measurement,
     tags: Object.fromEntries(p.tags),
     fields: Object.fromEntries(p.fields),
@@ -96,7 +96,7 @@ const invalid: [string, number, RegExp][] = [
 for (const [text, line, reason] of invalid) {
   test(`invalid: ${JSON.stringify(text)} is refused, naming line ${line}`, () => {
     assert.throws(
-      () => parseLineProtocol(text),
+      () => [...parseLineProtocol(text)],
       (e: unknown) => {
         assert.ok(e instanceof Refusal)
         assert.equal(e.status, 400)
@@ -113,7 +113,7 @@ for (const [text, line, reason] of invalid) {
 test('a refusal quotes its line, cut at 120 characters', () => {
   const long = `m ${'f'.repeat(200)}=`
   assert.throws(
-    () => parseLineProtocol(`m f=1\r\n${long}\r\n`),
+    () => [...parseLineProtocol(`m f=1\r\n${long}\r\n`)],
     (e: unknown) => e instanceof Refusal && e.detail.detail === `unable to parse '${long.slice(0, 120)}…': missing field value`,
   )
 })

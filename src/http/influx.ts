@@ -15,6 +15,7 @@ import type { Router } from './router.js'
 export interface InfluxServices {
   ingest: Ingest
   maxInflatedBytes: number
+  maxBatchSamples: number
 }
 
 /** `precision`, `units` (mem and storage; MB unless said, as the GUI client sends them) and `path` (the disk). */
@@ -40,13 +41,13 @@ function tokenOf(req: Request, query: URLSearchParams): string {
 /** InfluxDB's answer to a committed write; the lines set aside are counted in a header of ours. */
 const written = (ignored: number): Reply => ({ status: 204, headers: ignored > 0 ? { 'x-ignored-lines': String(ignored) } : {}, body: '' })
 
-export function influxRoutes(router: Router, { ingest, maxInflatedBytes }: InfluxServices): void {
+export function influxRoutes(router: Router, { ingest, maxInflatedBytes, maxBatchSamples }: InfluxServices): void {
   const write = (req: Request) => {
     const query = new URLSearchParams(req.query)
     let ignored = 0
     const parse = () =>
       readText(req.headers['content-encoding'], req.body, maxInflatedBytes, (text) => {
-        const batch = parseInflux(text, writeOptions(query))
+        const batch = parseInflux(text, writeOptions(query), maxBatchSamples)
         ignored = batch.ignored
         return batch
       })

@@ -69,7 +69,8 @@ class Problem extends Error {}
 const noTags: ReadonlyMap<string, string> = new Map()
 
 /** The points of a body, in order; throws the refusal naming the first line that is not line protocol. */
-export function parseLineProtocol(text: string): Point[] {
+/** The points of a text, one at a time: a reader keeps what it needs of them, not all (a 16 MiB body is millions). */
+export function parseLineProtocol(text: string): Generator<Point> {
   return new Reader(text).points()
 }
 
@@ -85,8 +86,7 @@ class Reader {
     this.n = text.length
   }
 
-  points(): Point[] {
-    const points: Point[] = []
+  *points(): Generator<Point> {
     const { text, n } = this
     while (this.i < n) {
       this.lineStart = this.i
@@ -95,8 +95,9 @@ class Reader {
       while (c === SPACE || c === TAB) c = text.charCodeAt(++this.i)
       if (c === HASH) while (this.i < n && text.charCodeAt(this.i) !== NL) this.i++
       else if (!this.atEnd()) {
+        let point: Point
         try {
-          points.push(this.point(startLine))
+          point = this.point(startLine)
         } catch (e) {
           if (!(e instanceof Problem)) throw e
           const end = text.indexOf('\n', this.lineStart)
@@ -104,6 +105,7 @@ class Reader {
           const shown = lineText.length > 120 ? `${lineText.slice(0, 120)}…` : lineText
           throw invalidLineProtocol({ line: startLine, detail: `unable to parse '${shown}': ${e.message}` })
         }
+        yield point
       }
       if (text.charCodeAt(this.i) === CR) this.i++
       if (text.charCodeAt(this.i) === NL) {
@@ -111,7 +113,6 @@ class Reader {
         this.line++
       }
     }
-    return points
   }
 
   /** At a line's end: the text's end, '\n', or '\r' before either. */
