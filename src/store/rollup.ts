@@ -29,25 +29,25 @@ const targetLevel = (m: string) =>
 // committed after it started is neither taken nor read, and is left for the next pass. Classes of a queued
 // minute: 'new' (statistics of new samples to add), 'changed' (recomputed from its samples), 'late' (below the
 // samples' horizon: its samples are all uncounted ones that came after retention, counted and removed).
+// The queued arrays are unnested in select lists, not in FROM: a function scan in FROM copies each array into
+// a tuplestore first, which was most of a pass's work for single samples. Horizons are looked up per client of
+// the grouped minutes, so that the samples are read once.
 const minutesStatement = `
   with queued as (delete from rollup_queue returning kind, client_ids, keys, ${detoasted('stats')} as stats, cpu, mem, storage),
   new_samples as (
-    select u.c, u.t, u.t / ${minute.width} * ${minute.width} as m, u.cpu, u.mem, u.storage
-    from queued q cross join lateral unnest(q.client_ids, q.keys, q.cpu, q.mem, q.storage) as u(c, t, cpu, mem, storage)
-    where q.kind = ${queueKind.newSamples}
+    select c, t, t / ${minute.width} * ${minute.width} as m, cpu, mem, storage from (
+      select unnest(q.client_ids) as c, unnest(q.keys) as t, unnest(q.cpu) as cpu, unnest(q.mem) as mem, unnest(q.storage) as storage
+      from queued q where q.kind = ${queueKind.newSamples}
+    ) u
   ),
   minute_stats as (
-    select u.c, u.k as m, ${queuedStats('q.stats', 'u.i')}
-    from queued q cross join lateral unnest(q.client_ids, q.keys) with ordinality as u(c, k, i)
-    where q.kind = ${queueKind.minuteStats}
+    select c, m, ${queuedStats('stats', 'i')} from (
+      select unnest(q.client_ids) as c, unnest(q.keys) as m, generate_subscripts(q.keys, 1) as i, q.stats
+      from queued q where q.kind = ${queueKind.minuteStats}
+    ) u
   ),
   changed as (
-    select distinct u.c, u.k as m from queued q cross join lateral unnest(q.client_ids, q.keys) as u(c, k)
-    where q.kind = ${queueKind.changedMinutes}
-  ),
-  horizon as (
-    select c, ${horizonColumns('c')}
-    from (select c from new_samples union select c from minute_stats union select c from changed) clients
+    select distinct c, m from (select unnest(q.client_ids) as c, unnest(q.keys) as m from queued q where q.kind = ${queueKind.changedMinutes}) u
   ),
   -- What each queued minute adds: its queued statistics and new samples; a merge's minute is only marked.
   contributions as (
@@ -58,6 +58,7 @@ const minutesStatement = `
     select c, m, true, ${noStats} from changed
   ),
   minutes as (select c, m, bool_or(changed) as changed, ${combinedStats()} from contributions group by c, m),
+  horizon as (select c, ${horizonColumns('c')} from (select distinct c from minutes) clients),
   classified as (
     select mi.*, case when mi.m < h.before0 then 'late' when mi.changed then 'changed' else 'new' end as class
     from minutes mi join horizon h on h.c = mi.c
