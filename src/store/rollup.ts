@@ -126,6 +126,9 @@ async function pass(tx: TransactionSql): Promise<void> {
   // otherwise be given up every time, and only grow.
   await tx`set local work_mem = '64MB'`
   await tx`set local statement_timeout = 0`
+  // The planner takes an unnested array for 10 rows, so it would sort the queued samples for a group
+  // aggregate: a pass of hundreds of thousands sorted them for a third of its time, where hashing costs less.
+  await tx`set local enable_sort = off`
   let [touched] = await tx.unsafe<Touched[]>(minutesStatement, [], { prepare: true })
   for (let i = 1; i < tiers.length && touched.clients.length > 0; i++) {
     ;[touched] = await tx.unsafe<Touched[]>(coarserStatement(tiers[i], tiers[i - 1]), [literal(touched.clients), literal(touched.buckets)], { prepare: true })
