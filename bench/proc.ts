@@ -1,7 +1,7 @@
 // The process under test as the kernel sees it, from /proc/<pid>: VmRSS sampled through a phase (its peak is
 // that phase's), VmHWM (the peak over the whole life of the process), and the CPU it used in the phase, which
 // tells whether the server or something behind it (the database, the generator) was the bottleneck.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
 const sampleMs = 50
@@ -13,12 +13,40 @@ function statusBytes(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   return Number(kb) * 1024
 }
 
+/** Fields after the command name, which is in parentheses and may hold spaces: ppid is 4, utime and stime 14 and 15. */
+const statFields = (pid: number | string) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
 /** User plus system CPU time, in seconds. */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = statFields(pid)
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+}
+
+/** CPU seconds of a process, and of its descendants (the server's embedded PostgreSQL and its backends). */
+export interface TreeCpu {
+  own: number
+  descendants: number
+}
+
+export function treeCpu(pid: number): TreeCpu {
+  const children = new Map<number, number[]>()
+  const seconds = new Map<number, number>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const fields = statFields(entry)
+      const parent = Number(fields[1])
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)])
+      seconds.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / ticksPerSecond)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = (p: number): number => (children.get(p) ?? []).reduce((sum, c) => sum + (seconds.get(c) ?? 0) + below(c), 0)
+  return { own: seconds.get(pid) ?? 0, descendants: below(pid) }
 }
 
 export const peakRss = (pid: number) => statusBytes(pid, 'VmHWM')

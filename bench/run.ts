@@ -20,10 +20,10 @@ import { charts, checkChart, diskBytes, load, settle, timeChart, type Chart, typ
 import { copyRate, unnestRate, type PgRate } from './pg-ceiling.js'
 import { retentionBench } from './retention.js'
 import { probeBatch, probeWebSocket } from './probe.js'
-import { observe, peakRss } from './proc.js'
+import { observe, peakRss, treeCpu } from './proc.js'
 import { startBareUws, startCommand, startSystemMonitor, stopAll } from './server.js'
 import { timeSlices, type SliceTimes } from './slice.js'
-import { int, mark, mb, ms, rate, render } from './table.js'
+import { int, mark, mb, ms, rate, render, us } from './table.js'
 
 const { values: flags } = parseArgs({ options: { seconds: { type: 'string' }, clients: { type: 'string' }, node: { type: 'boolean' }, year: { type: 'boolean' }, retention: { type: 'boolean' } } })
 const seconds = Number(flags.seconds ?? process.env.BENCH_SECONDS ?? 5)
@@ -65,6 +65,8 @@ interface Ingest {
   load: LoadResult
   /** The phase's clients' rows from firstTime on, in the database afterwards. */
   stored: number
+  /** CPU seconds a stored row of the server's process and of its database, the rollup passes of the rows included. */
+  perRow: { server: number; database: number }
 }
 /** A phase's outcome: measured, not supported by the server (why), or failed (why). */
 type Outcome<T> = Measured<T> | { unsupported: string } | { failed: string }
@@ -209,8 +211,16 @@ async function ingest(phaseClients: Client[], run: (cs: Client[], seconds: numbe
   // server's auth cache: it measures ingest, not each client's first password check.
   await touch(server.url, phaseClients, warmupFirstTime - 1)
   await run(phaseClients, warmupSeconds, warmupFirstTime)
+  // The phase's CPU is counted from when what came before it is in the tiers until its own rows are: a pass that
+  // folds in one phase's rows does not run in the next one.
+  await settle(sql)
+  const before = treeCpu(server.pid)
   const { value: load, rss, cpu } = await observe(server.pid, () => run(phaseClients, seconds, firstTime))
-  return { value: { load, stored: await settledRows(sql, phaseClients, firstTime) }, rss, cpu }
+  const stored = await settledRows(sql, phaseClients, firstTime)
+  await settle(sql)
+  const after = treeCpu(server.pid)
+  const perRow = { server: (after.own - before.own) / stored, database: (after.descendants - before.descendants) / stored }
+  return { value: { load, stored, perRow }, rss, cpu }
 }
 
 // Asked once a body kind (a fleet row and its comparison row share it): its two samples go to the probe client,
@@ -406,6 +416,8 @@ if (serverExit !== undefined) {
 }
 const comparison = fleetVersusOne()
 if (comparison) notes.unshift(comparison)
+const perRow = ingestRows.flatMap((r) => (measured(r.outcome) ? [`${r.name} ${us(r.outcome.value.perRow.server + r.outcome.value.perRow.database)} (${us(r.outcome.value.perRow.server)} + ${us(r.outcome.value.perRow.database)})`] : []))
+if (perRow.length > 0) notes.push(`CPU a stored row, server + its PostgreSQL (the rollup passes of the rows included): ${perRow.join(', ')}`)
 if (fleetSize > authCacheSize) {
   notes.push(`${clientCount(fleetSize)} do not fit the server's auth cache (AUTH_CACHE_SIZE ${int(authCacheSize)}): the fleet rows include password checks`)
 }

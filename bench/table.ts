@@ -7,6 +7,8 @@ export const rate = (n: number, unit: string) => `${n >= 100 ? int(n) : n.toFixe
 export const ms = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '' : n >= 100 ? `${int(n)} ms` : `${n.toPrecision(2)} ms`)
 
 export const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`
+/** Seconds as microseconds, to a tenth. */
+export const us = (seconds: number) => `${(seconds * 1e6).toFixed(1)} µs`
 
 export const mark = (ok: boolean) => (ok ? '✓' : '✗')
 
