@@ -5,6 +5,7 @@
 import type { Sql } from 'postgres'
 import type { Health } from './health.js'
 import { logChanging, valueError } from '../errors.js'
+import { wholeNumbers } from './array-literals.js'
 import { planRanges, rowsPerBucket } from './bucket-plan.js'
 import { horizonColumns } from './rollup.js'
 import { combinedStats, detoasted, lookUpLast, metrics, queueKind, queuedStats, sampleStats, statColumns, tiers, widths } from './tiers.js'
@@ -165,8 +166,6 @@ interface Planned {
 
 const stale = new Uint8Array(0)
 
-const literal = (a: readonly number[]) => `{${a.join(',')}}`
-
 export function bucketSlices(sql: Sql, health: Health) {
   const statements = new Map<string, string>()
   const statementFor = (aggs: readonly Aggregate[]) => {
@@ -207,8 +206,8 @@ export function bucketSlices(sql: Sql, health: Health) {
     }
     const read = async ({ w0, w1, before, changed }: Planned): Promise<Uint8Array | null> => {
       const ranges = planRanges(step, w0, w1, before[0], changed)
-      const params = [clientId, step, w0, w1, before[0], before[coarsest], literal(changed), literal(before)]
-      for (const { within, runs } of ranges) params.push(literal(within.lo), literal(within.hi), literal(runs.lo), literal(runs.hi))
+      const params = [clientId, step, w0, w1, before[0], before[coarsest], wholeNumbers(changed), wholeNumbers(before)]
+      for (const { within, runs } of ranges) params.push(wholeNumbers(within.lo), wholeNumbers(within.hi), wholeNumbers(runs.lo), wholeNumbers(runs.hi))
       const [w] = await health.guard(() => sql.unsafe<Window[]>(text, params, { prepare: true }))
       return w.ok ? w.rows : stale
     }

@@ -5,6 +5,7 @@
 // kept for their time, and those samples are removed. Passes of several instances on one database take turns
 // (an advisory lock); only passes and retention write the tiers.
 import type { Sql, TransactionSql } from 'postgres'
+import { wholeNumbers } from './array-literals.js'
 import { addStats, combinedStats, detoasted, lookUpLast, queueKind, queuedStats, replaceStats, sampleStats, statColumns, tiers, widths } from './tiers.js'
 
 /** Held by a rollup pass or a retention work unit: they change the tiers one at a time. */
@@ -117,8 +118,6 @@ interface Touched {
   buckets: number[]
 }
 
-const literal = (a: number[]) => `{${a.join(',')}}`
-
 async function pass(tx: TransactionSql): Promise<void> {
   await tx`select pg_advisory_xact_lock(${maintenanceLock})`
   // A pass holds what it takes from the queue in memory: at the default 4 MB, 80,000 queued samples spilled to disk.
@@ -131,7 +130,7 @@ async function pass(tx: TransactionSql): Promise<void> {
   await tx`set local enable_sort = off`
   let [touched] = await tx.unsafe<Touched[]>(minutesStatement, [], { prepare: true })
   for (let i = 1; i < tiers.length && touched.clients.length > 0; i++) {
-    ;[touched] = await tx.unsafe<Touched[]>(coarserStatement(tiers[i], tiers[i - 1]), [literal(touched.clients), literal(touched.buckets)], { prepare: true })
+    ;[touched] = await tx.unsafe<Touched[]>(coarserStatement(tiers[i], tiers[i - 1]), [wholeNumbers(touched.clients), wholeNumbers(touched.buckets)], { prepare: true })
   }
 }
 

@@ -1,6 +1,7 @@
 // The samples table: batch writes with the merge-per-second rule, log span, and streamed log slices.
 import type { Sql } from 'postgres'
 import type { Sample } from '../sample.js'
+import { element } from './array-literals.js'
 import { bucketSlices, type BucketQuery } from './buckets.js'
 import { changedMinutesEntry, newSamplesEntry, queueKind, type QueueEntry } from './tiers.js'
 import type { Health } from './health.js'
@@ -50,10 +51,7 @@ interface Columns {
   storage: string
 }
 
-// Array parameters as PostgreSQL's text literals, built in one pass: numbers only, so nothing needs quoting,
-// and building them here costs a fraction of postgres.js's generic array serializer (the write path's main
-// cost in Node).
-const literal = (n: number | null) => (n === null ? 'NULL' : Object.is(n, -0) ? '-0' : String(n))
+// The five array parameters, built in one pass.
 function columns(clientIds: number[], samples: Sample[]): Columns {
   let ids = '', t = '', cpu = '', mem = '', storage = ''
   for (let i = 0; i < samples.length; i++) {
@@ -61,9 +59,9 @@ function columns(clientIds: number[], samples: Sample[]): Columns {
     const sep = i === 0 ? '' : ','
     ids += sep + clientIds[i]
     t += sep + s.t
-    cpu += sep + literal(s.cpu)
-    mem += sep + literal(s.mem)
-    storage += sep + literal(s.storage)
+    cpu += sep + element(s.cpu)
+    mem += sep + element(s.mem)
+    storage += sep + element(s.storage)
   }
   return { clientIds: `{${ids}}`, t: `{${t}}`, cpu: `{${cpu}}`, mem: `{${mem}}`, storage: `{${storage}}` }
 }

@@ -2,6 +2,7 @@
 // or finer buckets into a bucket's statistics, and the statistics of a write's new samples as the rollup
 // queue carries them. Every other module that reads or writes the tiers builds its SQL from these pieces.
 import { metrics, type Sample } from '../sample.js'
+import { element } from './array-literals.js'
 
 export { metrics }
 type Metric = (typeof metrics)[number]
@@ -112,8 +113,6 @@ const minute = widths[1]
 // themselves, from the parameters the insert already binds (nothing is parsed twice).
 const samplesPerMinuteForStats = 4
 
-const literal = (n: number | null) => (n === null ? 'NULL' : Object.is(n, -0) ? '-0' : String(n))
-
 /** The (client, minute) runs of rows sorted by client and time: each run's first index, and the end. */
 function minuteRuns(clientIds: number[], samples: Sample[]): number[] {
   const starts: number[] = []
@@ -148,7 +147,7 @@ export function newSamplesEntry(clientIds: number[], samples: Sample[]): QueueEn
         last = v
         lastT = samples[i].t
       }
-      stats += `,${n},${literal(sum)},${n ? literal(min) : 'NULL'},${n ? literal(max) : 'NULL'},${literal(last)},${literal(lastT)}`
+      stats += `,${n},${element(sum)},${n ? element(min) : 'NULL'},${n ? element(max) : 'NULL'},${element(last)},${element(lastT)}`
     }
   }
   return { kind: queueKind.minuteStats, clientIds: `{${ids}}`, keys: `{${keys}}`, stats: `{${stats}}` }
