@@ -212,6 +212,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
       throw new ConfigError(`${settings[chain[i]].env} must be at least ${settings[chain[i - 1]].env}, and 'off' unless that is set too: each tier is built from the finer one`)
     }
   }
+  // A body the size limit lets in but the budget never could would be refused with 503 and Retry-After for ever.
+  for (const budget of ['maxBufferedBodyBytes', 'maxBufferedBodyBytesPerPeer'] as const) {
+    if (out[budget] < out.maxBodyBytes) {
+      throw new ConfigError(`${settings[budget].env} (${out[budget]}) must be at least MAX_BODY_BYTES (${out.maxBodyBytes}): a body of the largest size must fit it`)
+    }
+  }
   const { tlsCertFile, tlsKeyFile, tlsKeyPassphrase } = out
   if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
     throw new ConfigError(`TLS_CERT_FILE (--tls-cert-file) and TLS_KEY_FILE (--tls-key-file) go together: set both to serve HTTPS, or neither`)

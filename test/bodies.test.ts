@@ -12,7 +12,7 @@ let server: RunningServer
 let port: number
 let clientId: string
 before(async () => {
-  server = await startServer({ MAX_BUFFERED_BODY_BYTES: String(1024 * 1024), MAX_BUFFERED_BODY_BYTES_PER_PEER: String(256 * 1024), BODY_TIMEOUT_SECONDS: '2' })
+  server = await startServer({ MAX_BODY_BYTES: String(256 * 1024), MAX_BUFFERED_BODY_BYTES: String(1024 * 1024), MAX_BUFFERED_BODY_BYTES_PER_PEER: String(256 * 1024), BODY_TIMEOUT_SECONDS: '2' })
   port = server.port
   const username = uniqueName('bodies')
   await client(server.url).post('/client', JSON.stringify({ username, pass: 'pw' }))

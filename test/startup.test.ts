@@ -27,6 +27,7 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://localhost/x' }, [], /Invalid DATABASE_URL .*postgres:\/\//],
     [{ MAX_BODY_BYTES: '10' }, [], /Invalid MAX_BODY_BYTES/],
     [{ WS_IDLE_SECONDS: '10' }, [], /Invalid WS_IDLE_SECONDS .*multiple of 4/],
+    [{ MAX_BUFFERED_BODY_BYTES_PER_PEER: String(256 * 1024) }, [], /MAX_BUFFERED_BODY_BYTES_PER_PEER \(262144\) must be at least MAX_BODY_BYTES \(1048576\)/],
     [{}, ['--no-such-flag'], /Unknown option '--no-such-flag'/],
   ] as const) {
     test(`a bad setting (${JSON.stringify(env)} ${args.join(' ')}) exits 2 with a clear message`, async () => {
