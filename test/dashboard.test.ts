@@ -239,6 +239,11 @@ describe('the dashboard in a browser', { skip }, () => {
 
       await page.click('[data-sort=cpu]')
       assert.equal(await page.getAttribute('#fleet-table th:nth-child(3)', 'aria-sort'), 'descending')
+      assert.deepEqual((await fleet(page)).shown, [oak, birch, maple])
+      // The list's polls keep the keyboard's place: once the answer after this one is in, the first was shown.
+      await row(birch).locator('a').focus()
+      for (let i = 0; i < 2; i++) await page.waitForResponse((r) => new URL(r.url()).pathname === '/api/clients')
+      assert.equal(await page.evaluate("document.activeElement?.closest('tr')?.dataset.client ?? ''"), birch)
       await page.fill('#fleet-filter', oak.slice(0, 6))
       assert.deepEqual((await fleet(page)).shown, [oak])
       await row(oak).locator('a').click()

@@ -19,6 +19,16 @@ export class ApiError extends Error {
 /** The server could not be reached (down, restarting, the network gone). */
 export class Unreachable extends Error {}
 
+/**
+ * What keeps the server from answering for now, to say so while a view keeps asking: unreachable, or a 5xx (its
+ * database away, a log changing under a read); undefined for anything that asking again will not change.
+ */
+export function passingTrouble(e: unknown): string | undefined {
+  if (e instanceof Unreachable) return 'cannot be reached'
+  if (e instanceof ApiError && e.status >= 500) return `cannot answer for now (${e.reason})`
+  return undefined
+}
+
 const errorBody = v.object({ error: v.string() })
 
 async function ask(path: string, init: RequestInit = {}): Promise<Response> {

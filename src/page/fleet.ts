@@ -1,7 +1,7 @@
 // The fleet (with the server's ADMIN_TOKEN): every client, its latest sample (stale ones marked) and a sparkline of
 // its last hour's CPU, sorted and filtered, each opening that client's history. The list is asked for every few
 // seconds; a sparkline only while its row is on screen, a few at a time, and again once it is a minute old.
-import { ApiError, Unreachable, asAdmin, averages, fleetList, type Summary } from './api.js'
+import { ApiError, asAdmin, averages, fleetList, passingTrouble, type Summary } from './api.js'
 import { Chart, sparkOptions } from './charts.js'
 import { agoText, numberText, timeText } from './format.js'
 import { placeSearch } from './place.js'
@@ -9,6 +9,7 @@ import { Poller } from './poller.js'
 import { nowSeconds } from './range.js'
 import type { FleetSnapshot } from './snapshot.js'
 import type { ConnectionStatus } from './status.js'
+import { $ } from './dom.js'
 
 const refreshMs = 5000
 // A client whose latest sample is older than this is marked.
@@ -33,7 +34,6 @@ export interface FleetEvents {
   refused(e: ApiError): void
 }
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 export class Fleet {
   readonly #rows = new Map<string, Row>()
@@ -92,13 +92,15 @@ export class Fleet {
       this.#update(list)
     } catch (e) {
       if (this.#poller.stale(generation)) return
-      if (e instanceof Unreachable) {
+      const trouble = passingTrouble(e)
+      if (trouble) {
         this.status.lost('requests')
-        this.#error.textContent = 'The server cannot be reached: the list will catch up once it is back.'
+        this.#error.textContent = `The server ${trouble}: the list will catch up once it is back.`
       } else if (e instanceof ApiError && (e.status === 401 || e.status === 429)) {
         this.close()
         this.events.refused(e)
-      } else throw e
+      } else if (e instanceof ApiError) this.#error.textContent = `The server refused the list: ${e.reason}.`
+      else throw e
     }
   }
 
@@ -145,9 +147,9 @@ export class Fleet {
     const now = nowSeconds()
     const filter = this.#filter.value.trim().toLowerCase()
     const { key, direction } = this.#sort
-    const rows = [...this.#rows.values()].sort((a, b) => direction * compare(a.summary[key], b.summary[key]) || a.summary.username.localeCompare(b.summary.username))
+    const rows = [...this.#rows.values()].sort((a, b) => compare(a.summary[key], b.summary[key], direction) || a.summary.username.localeCompare(b.summary.username))
     let shown = 0
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
       const { username, end, cpu, mem, storage } = row.summary
       row.tr.hidden = filter !== '' && !username.toLowerCase().includes(filter)
       if (!row.tr.hidden) shown++
@@ -164,7 +166,8 @@ export class Fleet {
       row.cells[2].textContent = cpu === null ? '–' : `${numberText(cpu)} %`
       row.cells[3].textContent = numberText(mem)
       row.cells[4].textContent = numberText(storage)
-      this.#body.append(row.tr)
+      // Moved only when out of place: a row taken out and put back loses the keyboard focus of its link.
+      if (this.#body.rows[i] !== row.tr) this.#body.insertBefore(row.tr, this.#body.rows[i] ?? null)
     }
     $('fleet-count').textContent = `${shown} of ${this.#rows.size} ${this.#rows.size === 1 ? 'client' : 'clients'}`
     for (const th of document.querySelectorAll<HTMLTableCellElement>('#fleet-table th')) {
@@ -221,10 +224,10 @@ export class Fleet {
   }
 }
 
-/** Names and numbers in their order, null after any value. */
-function compare(a: string | number | null, b: string | number | null): number {
+/** In `direction` (1 ascending, -1 descending), a client with nothing to compare last either way. */
+function compare(a: string | number | null, b: string | number | null, direction: number): number {
   if (a === b) return 0
   if (a === null) return 1
   if (b === null) return -1
-  return typeof a === 'string' && typeof b === 'string' ? a.localeCompare(b) : Number(a) - Number(b)
+  return direction * (typeof a === 'string' && typeof b === 'string' ? a.localeCompare(b) : Number(a) - Number(b))
 }

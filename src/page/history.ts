@@ -2,7 +2,7 @@
 // lowest and highest values, with a point for every two pixels of the chart. A preset range follows now: every
 // second the buckets from the last one drawn on are asked for again, so a sample shows within about a second of
 // its commit, whichever server took it (they share the database). Drag to zoom, double-click or Back to return.
-import { ApiError, Unreachable, bucketColumns, buckets, logSpan, metrics, type Access, type BucketRow, type Span } from './api.js'
+import { ApiError, bucketColumns, buckets, logSpan, metrics, passingTrouble, type Access, type BucketRow, type Span } from './api.js'
 import { bandOptions, Chart } from './charts.js'
 import { toCsv } from './csv.js'
 import { durationText, fromLocalInput, localInput, numberText, timeText } from './format.js'
@@ -10,6 +10,7 @@ import { boundsOf, nowSeconds, presets, stepFor, type Bounds, type Range } from 
 import { Poller } from './poller.js'
 import type { ChartPoints, HistorySnapshot, Metric } from './snapshot.js'
 import type { ConnectionStatus } from './status.js'
+import { $ } from './dom.js'
 
 const tickMs = 1000
 // The span is asked for again every this many ticks.
@@ -23,7 +24,6 @@ export interface HistoryEvents {
   refused(access: Access): void
 }
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 export class History {
   readonly #charts: Record<Metric, Chart>
@@ -208,9 +208,10 @@ export class History {
 
   #failed(access: Access, e: unknown): void {
     this.#stale = true
-    if (e instanceof Unreachable) {
+    const trouble = passingTrouble(e)
+    if (trouble) {
       this.status.lost('requests')
-      this.#error.textContent = 'The server cannot be reached: the charts will catch up once it is back.'
+      this.#error.textContent = `The server ${trouble}: the charts will catch up once it is back.`
     } else if (e instanceof ApiError && e.status === 401) {
       this.close()
       this.events.refused(access)

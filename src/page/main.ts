@@ -11,6 +11,7 @@ import { placeSearch, readPlace, views, type Place, type View } from './place.js
 import { forgetLogin, forgetToken, saveLogin, savedLogin, savedToken, saveToken } from './session.js'
 import type { DashboardState } from './snapshot.js'
 import { ConnectionStatus } from './status.js'
+import { $ } from './dom.js'
 
 declare global {
   interface Window {
@@ -19,7 +20,6 @@ declare global {
   }
 }
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const fleetOn = document.documentElement.dataset.fleet === 'on'
 const titles: Record<View, string> = { server: 'This server', history: 'History', fleet: 'Fleet' }
 
