@@ -40,13 +40,24 @@ export function planRanges(step: number, from: number, to: number, samplesBefore
       into.hi.push(hi)
     }
   }
-  // Whole buckets of `level` from a to z, a bucket holding a changed minute taken apart.
+  /** The index of the first changed minute at or after `t`. */
+  const firstChanged = (t: number) => {
+    let lo = 0, hi = changed.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (changed[mid] < t) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+  // Whole buckets of `level` from a to z (multiples of its width), a bucket holding a changed minute taken apart.
+  // Only the changed minutes from a to z are looked at: a plan is asked for with every one in its window.
   const whole = (level: number, a: number, z: number) => {
     const width = widths[level]
     let at = a
-    for (const m of changed) {
-      const b = Math.floor(m / width) * width
-      if (b < at || b >= z) continue
+    for (let i = firstChanged(a); i < changed.length && changed[i] < z; i++) {
+      const b = Math.floor(changed[i] / width) * width
+      if (b < at) continue
       emit(level, at, b)
       if (level === 1) emit(0, b, b + width)
       else whole(level - 1, b, b + width)
