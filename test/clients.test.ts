@@ -277,6 +277,8 @@ describe('POST /client/{S}: send a sample', () => {
       ['negative cpu_load', 'cpu_load=-1', undefined, 400, 'value error'],
       ['negative mem', '{"mem": -5}', 'application/json', 400, 'value error'],
       ['negative storage', 'storage=-0.1', undefined, 400, 'value error'],
+      ['mem past 1e300 (a sum of them would overflow the tiers)', '{"mem": 1.7e308}', 'application/json', 400, 'value error'],
+      ['storage past 1e300', 'storage=1.1e300', undefined, 400, 'value error'],
       ['cpu_load as a string', '{"cpu_load": "25"}', 'application/json', 400, 'value error'],
       ['cpu_load as a boolean', '{"cpu_load": true}', 'application/json', 400, 'value error'],
       ['mem as an object', '{"mem": {"a": 1}}', 'application/json', 400, 'value error'],

@@ -16,6 +16,10 @@ export interface Accepted {
 // Year 9999: times stay printable as dates and far inside a bigint.
 const maxTime = 253402300799
 
+// The largest mem or storage: the tiers sum up to a year of one sample a second (31,536,000) in a double, and
+// PostgreSQL fails a sum past a double's range (22003) instead of giving Infinity, which would stop every rollup.
+const maxAmount = 1e300
+
 const valueOf = (n: number | Num) => (typeof n === 'number' ? n : n.value)
 
 /** Each field absent, null, or a finite number in its range; `number` says what a number arrives as. */
@@ -32,8 +36,8 @@ const sampleSchema = <T>(number: v.GenericSchema<unknown, T>, valueOf: (n: T) =>
     )
   return v.looseObject({
     cpu_load: field('from 0 to 100', (n) => n >= 0 && n <= 100),
-    mem: field('0 or more', (n) => n >= 0),
-    storage: field('0 or more', (n) => n >= 0),
+    mem: field(`from 0 to ${maxAmount}`, (n) => n >= 0 && n <= maxAmount),
+    storage: field(`from 0 to ${maxAmount}`, (n) => n >= 0 && n <= maxAmount),
     time: field(`whole unix seconds from 0 to ${maxTime}`, (n) => Number.isInteger(n) && n >= 0 && n <= maxTime),
   })
 }
