@@ -127,7 +127,8 @@ async function pass(tx: TransactionSql): Promise<void> {
   await tx`set local statement_timeout = 0`
   // The planner takes an unnested array for 10 rows, so it would sort the queued samples for a group
   // aggregate: a pass of hundreds of thousands sorted them for a third of its time, where hashing costs less.
-  await tx`set local enable_sort = off`
+  // Not before PostgreSQL 13, whose hash aggregates cannot spill to disk: a backlog would be held in memory.
+  await tx`select set_config('enable_sort', 'off', true) where current_setting('server_version_num')::int >= 130000`
   let [touched] = await tx.unsafe<Touched[]>(minutesStatement, [], { prepare: true })
   for (let i = 1; i < tiers.length && touched.clients.length > 0; i++) {
     ;[touched] = await tx.unsafe<Touched[]>(coarserStatement(tiers[i], tiers[i - 1]), [wholeNumbers(touched.clients), wholeNumbers(touched.buckets)], { prepare: true })
