@@ -6,25 +6,16 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import postgres from 'postgres'
 import { basic, client, uniqueLoopback, uniqueName } from './http.js'
-import { databaseUrl, startServer, target, tempDirectory, type RunningServer } from './server.js'
+import { databaseUrl, quietPort, startServer, target, tempDirectory, type RunningServer } from './server.js'
 import { connect, type Socket } from './ws.js'
 
 const skip = target !== 'source' && 'several instances run the same code as one does, on every target: the source is enough'
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as { port: number }
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
 
 interface Proxy {
   url: string
@@ -36,7 +27,7 @@ interface Proxy {
  * a Host: uWebSockets.js 20.30 answers no HTTP/1.0 request (haproxy's default check) and no absolute-form target.
  */
 async function startHaproxy(instances: Record<string, RunningServer>): Promise<Proxy> {
-  const port = await freePort()
+  const port = await quietPort()
   const config = join(tempDirectory(), 'haproxy.cfg')
   writeFileSync(
     config,
