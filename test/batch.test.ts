@@ -104,6 +104,23 @@ describe('batch uploads', () => {
     assert.match((res.json() as { error: string }).error, /MAX_BATCH_SAMPLES/)
   })
 
+  test('a gzip batch of millions of samples is refused before they are read, in bounded memory', async () => {
+    const clientId = await register()
+    // About 60 KB each, inflating to 15 MiB (under MAX_INFLATED_BYTES): 5 million samples of the smallest kind.
+    const bodies = [
+      ['json', gzipSync(`[${'{},'.repeat(5_000_000)}{}]`), json],
+      ['ndjson', gzipSync('{}\n'.repeat(5_000_000)), { 'content-type': 'application/x-ndjson' }],
+    ] as const
+    const before = server.memory().peak
+    for (const [name, body, headers] of bodies) {
+      const res = await http.post(`/client/${clientId}`, body, { ...headers, 'content-encoding': 'gzip' })
+      assert.deepEqual([res.status, (res.json() as { error: string }).error], [413, 'a batch holds at most 5000 samples (MAX_BATCH_SAMPLES)'], name)
+    }
+    // Building them took the server past a gigabyte; the inflated text alone is 15 MiB (30 MB as a string at most).
+    const grown = server.memory().peak - before
+    assert.ok(grown < 150 * 2 ** 20, `the server's peak memory grew by ${Math.round(grown / 2 ** 20)} MB`)
+  })
+
   test('samples for one second inside a batch merge like re-sent ones', async () => {
     const clientId = await register()
     const batch = [{ cpu_load: 1, mem: 1, time: 9 }, { mem: 2, time: 9 }, { storage: 3, time: 9 }, { cpu_load: 4, time: 10 }]

@@ -20,6 +20,7 @@ export interface ClientServices {
   ingest: Ingest
   samples: SampleStore
   maxInflatedBytes: number
+  maxBatchSamples: number
 }
 
 const maxPasswordLength = 1024
@@ -73,7 +74,7 @@ export function sliceReply(samples: SampleStore, clientId: number, rawQuery: str
   return streamReply(200, sliceFrame(samples.slice(clientId, start, end)))
 }
 
-export function clientRoutes(router: Router, { auth, ingest, samples, maxInflatedBytes }: ClientServices): void {
+export function clientRoutes(router: Router, { auth, ingest, samples, maxInflatedBytes, maxBatchSamples }: ClientServices): void {
   router.add('/client', {
     async POST(req) {
       const { username, password } = parseRegistration(req.body)
@@ -85,7 +86,7 @@ export function clientRoutes(router: Router, { auth, ingest, samples, maxInflate
 
   router.add('/client/:s', {
     POST(req, [segment]) {
-      const parse = () => readText(req.headers['content-encoding'], req.body, maxInflatedBytes, (text) => parseClientBody(req.headers['content-type'], text))
+      const parse = () => readText(req.headers['content-encoding'], req.body, maxInflatedBytes, (text) => parseClientBody(req.headers['content-type'], text, maxBatchSamples))
       return ingest({ transport: 'http', segment, authorization: req.headers.authorization, remote: req.remote }, parse, stored)
     },
   }, { body: ['POST'] })

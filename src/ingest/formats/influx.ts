@@ -1,7 +1,7 @@
 // An InfluxDB write (line protocol) as samples: what Telegraf's standard inputs send, and a measurement of our own.
 // Each line that carries a metric becomes a partial sample at its second; the write path merges those of one
 // second into one row, as it merges re-sent samples. Lines that carry nothing stored here are counted and set aside.
-import { batchTooLarge } from '../../errors.js'
+import { pushWithin } from './batch-limit.js'
 import { inUnit, type Unit } from '../../wire/units.js'
 import type { Batch } from '../entry.js'
 import { parseLineProtocol, secondsOf, type FieldValue, type Point, type Precision } from './line-protocol.js'
@@ -14,8 +14,10 @@ export interface InfluxOptions {
   storagePath: string
 }
 
-/** A batch of partial samples, each named by its line; `ignored` counts the lines that carry nothing stored. */
-/** Refuses (413) a text of more than `maxSamples` samples as soon as it has read one more. */
+/**
+ * A batch of partial samples, each named by its line; `ignored` counts the lines that carry nothing stored. A text
+ * of more than `maxSamples` samples is refused (413) as soon as it has read one more.
+ */
 export function parseInflux(text: string, options: InfluxOptions, maxSamples: number): Batch & { ignored: number } {
   const many: unknown[] = []
   const lines: number[] = []
@@ -24,8 +26,7 @@ export function parseInflux(text: string, options: InfluxOptions, maxSamples: nu
     const sample = sampleOf(point, options)
     if (sample === undefined) ignored++
     else {
-      if (many.length === maxSamples) throw batchTooLarge(maxSamples)
-      many.push(sample)
+      pushWithin(many, sample, maxSamples)
       lines.push(point.line)
     }
   }
