@@ -254,6 +254,16 @@ describe('POST /client/{S}: send a sample', () => {
     assert.deepEqual(await report(`/client/${clientId}/time/report`), [{ cpu: 10.0, mem: 7.0, storage: 3.0, unix_time: 500 }])
   })
 
+  test('HEAD of a streamed slice: its status and content type, no length (as GET, which is chunked) and no body', async () => {
+    const { clientId } = await register()
+    await http.post(`/client/${clientId}`, 'cpu_load=10&time=500')
+    for (const path of [`/client/${clientId}/time/report`, `/client/${clientId}/time/report?step=60`]) {
+      const [get, head] = [await http.get(path), await http.send(path, { method: 'HEAD' })]
+      assert.deepEqual([get.status, get.headers['content-length'], get.headers['transfer-encoding']], [200, undefined, 'chunked'], path)
+      assert.deepEqual([head.status, head.headers['content-type'], head.headers['content-length'], head.text], [200, get.headers['content-type'], undefined, ''], path)
+    }
+  })
+
   describe('bad input gets 4xx and stores nothing', () => {
     let victim: Awaited<ReturnType<typeof register>>
     before(async () => {

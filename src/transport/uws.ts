@@ -221,8 +221,9 @@ class Exchange {
   }
 
   /**
-   * GET's status and headers, its length if it has one, and no body: a streamed one is not even begun. A 304 is sent
-   * so too: its body is the representation the client holds, whose length it may tell.
+   * GET's status and headers, its length if it has one, and no body: a streamed one is ended after the first chunk
+   * the app made for its status, and has no length to tell. A 304 is sent so too: its body is the representation
+   * the client holds, whose length it may tell.
    */
   #sendHead(reply: Reply): void {
     const body = reply.body
@@ -231,7 +232,9 @@ class Exchange {
     if (!this.aborted) {
       this.res.cork(() => {
         this.#writeHead(reply)
-        this.res.endWithoutBody(length, reply.close)
+        // uWebSockets.js writes an undefined length as 2^63.
+        if (length === undefined) this.res.endWithoutBody()
+        else this.res.endWithoutBody(length, reply.close)
       })
     }
     this.#finish()
