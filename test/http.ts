@@ -57,6 +57,8 @@ export function request(base: string, path: string, options: RequestOptions = {}
       },
     )
     req.on('error', reject)
+    // A server that stops answering fails the test, instead of holding it (and the run) for ever.
+    req.setTimeout(60_000, () => req.destroy(new Error(`${options.method ?? 'GET'} ${path}: nothing heard for 60 s`)))
     req.end(options.body)
   })
 }

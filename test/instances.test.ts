@@ -67,10 +67,11 @@ async function startHaproxy(instances: Record<string, RunningServer>): Promise<P
   const url = `http://127.0.0.1:${port}`
   // haproxy says nothing once it listens and its checks have passed: asked until both instances answer through it.
   const seen = new Set<string>()
-  for (let attempt = 0; seen.size < Object.keys(instances).length; attempt++) {
-    if (attempt === 100 || child.exitCode !== null || child.signalCode !== null) {
+  const deadline = Date.now() + 20_000
+  while (seen.size < Object.keys(instances).length) {
+    if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null) {
       child.kill('SIGKILL')
-      throw new Error(`haproxy did not pass requests to every instance within 100 tries:\n${output}`)
+      throw new Error(`haproxy did not pass requests to every instance within 20 s:\n${output}`)
     }
     const res = await client(url, undefined, true).get('/healthz').catch(() => undefined)
     if (res?.status === 200) seen.add(String(res.headers['x-served-by']))
@@ -285,6 +286,8 @@ class Load {
         res.on('error', () => resolve(undefined))
       })
       req.on('error', () => resolve(undefined))
+      // An answer that never comes (a connection haproxy keeps to a dead instance) is a failed send, sent again.
+      req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s')))
       req.end(body)
     })
   }

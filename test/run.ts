@@ -87,9 +87,17 @@ function runtime(node: string[]): string {
   return asked.stdout.trim()
 }
 
+/**
+ * A test file's bound, hooks included, far above any one's time (a whole target takes about four minutes): a file that
+ * hangs fails, named, instead of holding the run until CI gives up on it without saying where. Once a file's
+ * tests have ended its process ends, though a failed test may have left a client going.
+ */
+const fileTimeoutMs = 300_000
+
 const run = (env: NodeJS.ProcessEnv, files: string[]) =>
   new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env })
+    const flags = ['--test', '--test-concurrency=2', `--test-timeout=${fileTimeoutMs}`, '--test-force-exit']
+    const child = spawn(process.execPath, ['--import', 'tsx', ...flags, ...files], { stdio: 'inherit', env })
     child.on('close', (c) => resolve(c ?? 1))
   })
 

@@ -145,6 +145,9 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; outp
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, output })))
 }
 
+/** How long a server may take to listen: far longer than any start takes, an embedded database's first included. */
+const startMs = 90_000
+
 export async function startServer(env: Record<string, string | undefined> = {}, args: string[] = []): Promise<RunningServer> {
   const child = spawnServer(args, env)
   let output = ''
@@ -152,15 +155,24 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
   child.stderr!.on('data', (d) => (output += d))
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
   const [scheme, port] = await new Promise<[string, number]>((resolve, reject) => {
+    // A start that hangs fails the test that waits for it, with what the server printed.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`server not listening within ${startMs / 1000} s:\n${output}`))
+    }, startMs)
     const onData = () => {
       const m = /listening on (https?):\/\/[^\s]+:(\d+)/.exec(output)
       if (m) {
+        clearTimeout(timer)
         child.stdout!.off('data', onData)
         resolve([m[1], Number(m[2])])
       }
     }
     child.stdout!.on('data', onData)
-    void closed.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)))
+    void closed.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code} before listening:\n${output}`))
+    })
   })
   return {
     url: `${scheme}://127.0.0.1:${port}`,
