@@ -69,8 +69,10 @@ const planStatement = `
   w as (select first, greatest($3::int8, first / $2 * $2) as w0 from f),
   win as (select first, w0, least(w0 + $2 * $5, $4) as w1 from w)
   select h.*, win.first, win.w0, win.w1, coalesce((
-      select array_agg(distinct u.k order by u.k) from rollup_queue q cross join lateral unnest(q.client_ids, q.keys) as u(c, k)
-      where q.kind = ${queueKind.changedMinutes} and $1 = any(q.client_ids) and u.c = $1
+      select array_agg(distinct u.k order by u.k) from rollup_queue q cross join lateral (
+        select d.keys[i] as k from (select ${detoasted('q.keys', 'int8')} as keys) d, unnest(array_positions(q.client_ids, $1::int4)) as i
+      ) u
+      where q.kind = ${queueKind.changedMinutes} and $1 = any(q.client_ids)
         and u.k >= h.before0 and u.k > win.w0 - ${minute} and u.k < win.w1
     ), '{}') as changed
   from h, win`
@@ -103,21 +105,22 @@ function dataStatement(aggs: readonly Aggregate[]): string {
   }
   return `
     with queued as materialized (
-      select kind, client_ids, keys, stats, cpu, mem, storage from rollup_queue where $2 >= ${minute} and $1 = any(client_ids)
+      select kind, array_positions(client_ids, $1::int4) as at, ${detoasted('keys', 'int8')} as keys, ${detoasted('stats')} as stats, ${detoasted('cpu')} as cpu, ${detoasted('mem')} as mem, ${detoasted('storage')} as storage
+      from rollup_queue where $2 >= ${minute} and $1 = any(client_ids)
     ),
     new_samples as (
-      select u.t, u.cpu, u.mem, u.storage from queued q cross join lateral unnest(q.client_ids, q.keys, q.cpu, q.mem, q.storage) as u(c, t, cpu, mem, storage)
-      where q.kind = ${queueKind.newSamples} and u.c = $1
+      select q.keys[i] as t, q.cpu[i] as cpu, q.mem[i] as mem, q.storage[i] as storage from queued q cross join lateral unnest(q.at) as i
+      where q.kind = ${queueKind.newSamples}
     ),
     minute_stats as (
-      select u.k, ${queuedStats('d.stats', 'u.i')}
-      from queued q cross join lateral (select ${detoasted('q.stats')} as stats) d cross join lateral unnest(q.client_ids, q.keys) with ordinality as u(c, k, i)
-      where q.kind = ${queueKind.minuteStats} and u.c = $1
+      select q.keys[i] as k, ${queuedStats('q.stats', 'i')}
+      from queued q cross join lateral unnest(q.at) as i
+      where q.kind = ${queueKind.minuteStats}
     ),
     current as (
       select array[${widths.map((_, level) => `before${level}`).join(', ')}] = $8::int8[] and not exists (
-        select 1 from queued q cross join lateral unnest(q.client_ids, q.keys) as u(c, k)
-        where q.kind = ${queueKind.changedMinutes} and u.c = $1 and ${fromTiers('u.k')}
+        select 1 from queued q cross join lateral unnest(q.at) as i
+        where q.kind = ${queueKind.changedMinutes} and ${fromTiers('q.keys[i]')}
       ) as ok
       from (select ${horizonColumns('$1::int4')}) h
     ),

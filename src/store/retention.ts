@@ -6,7 +6,7 @@
 // counted them.
 import type { Sql } from 'postgres'
 import { horizonColumns, maintenanceLock } from './rollup.js'
-import { queueKind, tiers, widths } from './tiers.js'
+import { detoasted, queueKind, tiers, widths } from './tiers.js'
 
 /** Seconds each level (0: the samples, then each tier) is kept; undefined: for ever. */
 export type RetentionLimits = readonly (number | undefined)[]
@@ -46,7 +46,10 @@ function unitStatement({ level, table, key, align }: Level): string {
         ? `pending as (
       select min(m) as m from (
         select case when q.kind = ${queueKind.newSamples} then u.k / ${widths[1]} * ${widths[1]} else u.k end as m
-        from rollup_queue q cross join lateral unnest(q.client_ids, q.keys) as u(c, k) where $1 = any(q.client_ids) and u.c = $1
+        from rollup_queue q cross join lateral (
+          select d.keys[i] as k from (select ${detoasted('q.keys', 'int8')} as keys) d, unnest(array_positions(q.client_ids, $1::int4)) as i
+        ) u
+        where $1 = any(q.client_ids)
       ) queued where m >= (select before0 from h)
     ),`
         : ''

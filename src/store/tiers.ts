@@ -84,10 +84,10 @@ export const addStats = (table: string) =>
   )
 
 /**
- * The rollup queue's stats array as a value of its own: a stored one is compressed (TOAST), and each
- * subscript of it would decompress it again.
+ * A rollup queue array (of `type`) as a value of its own: a stored one is compressed or out of line (TOAST),
+ * and each subscript of it would fetch it again.
  */
-export const detoasted = (stats: string) => `${stats} || '{}'::float8[]`
+export const detoasted = (array: string, type = 'float8') => `${array} || '{}'::${type}[]`
 
 /** statColumns read from a detoasted stats array, the bucket being element `i` (1-based) of its keys. */
 export const queuedStats = (stats: string, i: string) =>
