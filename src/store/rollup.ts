@@ -31,8 +31,9 @@ const targetLevel = (m: string) =>
 // minute: 'new' (statistics of new samples to add), 'changed' (recomputed from its samples), 'late' (below the
 // samples' horizon: its samples are all uncounted ones that came after retention, counted and removed).
 // The queued arrays are unnested in select lists, not in FROM: a function scan in FROM copies each array into
-// a tuplestore first, which was most of a pass's work for single samples. Horizons are looked up per client of
-// the grouped minutes, so that the samples are read once.
+// a tuplestore first, which was most of a pass's work for single samples. Horizons come from one grouped scan
+// of tier_horizons (no rows unless retention is on) hashed against the grouped minutes' clients, not four index
+// probes a client. Minutes are one row each already: their tier's insert takes them without grouping again.
 const minutesStatement = `
   with queued as (delete from rollup_queue returning kind, client_ids, keys, ${detoasted('stats')} as stats, cpu, mem, storage),
   new_samples as (
@@ -59,7 +60,12 @@ const minutesStatement = `
     select c, m, true, ${noStats} from changed
   ),
   minutes as (select c, m, bool_or(changed) as changed, ${combinedStats()} from contributions group by c, m),
-  horizon as (select c, ${horizonColumns('c')} from (select distinct c from minutes) clients),
+  horizon as (
+    select clients.c, ${widths.map((_, level) => `coalesce(h.before${level}, 0) as before${level}`).join(', ')}
+    from (select distinct c from minutes) clients left join (
+      select client_id, ${widths.map((_, level) => `max(before) filter (where level = ${level}) as before${level}`).join(', ')} from tier_horizons group by client_id
+    ) h on h.client_id = clients.c
+  ),
   classified as (
     select mi.*, case when mi.m < h.before0 then 'late' when mi.changed then 'changed' else 'new' end as class
     from minutes mi join horizon h on h.c = mi.c
@@ -86,8 +92,12 @@ const minutesStatement = `
     .map(
       (t) => `added${t.level} as (
     insert into ${t.table} (client_id, b, ${columns})
-    select c, m / ${t.width} * ${t.width}, ${combinedStats()} from targeted where level between 1 and ${t.level} and not recompute
-    group by c, m / ${t.width} * ${t.width}
+    ${
+      t === minute
+        ? `select c, m, ${columns} from targeted where level = ${t.level} and not recompute`
+        : `select c, m / ${t.width} * ${t.width}, ${combinedStats()} from targeted where level between 1 and ${t.level} and not recompute
+    group by c, m / ${t.width} * ${t.width}`
+    }
     on conflict (client_id, b) do update set ${addStats(t.table)}
   ),`,
     )
