@@ -131,7 +131,8 @@ const settings = {
   wsMaxSubscriptions: row('WS_MAX_SUBSCRIPTIONS', integer(1, 10_000), '64', 'SUBSCRIBEs one WebSocket may hold at once'),
   shutdownSeconds: row('SHUTDOWN_SECONDS', integer(1, 3600), '8', 'on SIGTERM/SIGINT, exit after at most this long, whatever is left'),
   wsMaxPending: row('WS_MAX_PENDING', integer(1, 1_000_000), '4096', 'messages of one WebSocket waiting for their replies; a client that sends more is disconnected'),
-  rollupIntervalMs: row('ROLLUP_INTERVAL_MS', integer(10, 3_600_000), '10000', 'how often the samples written since are folded into the 1-minute, 10-minute and 1-hour rollups'),
+  rollupIntervalMs: row('ROLLUP_INTERVAL_MS', integer(10, 3_600_000), '60000', 'how often the samples written since are folded into the 1-minute, 10-minute and 1-hour rollups'),
+  rollupQueueSamples: row('ROLLUP_QUEUE_SAMPLES', integer(1, 10_000_000), '200000', 'samples this server writes that start a rollup pass before ROLLUP_INTERVAL_MS is up'),
   // Coarser tiers are built from finer ones: each limit is at least the finer one's (checked below).
   retentionRaw: row('RETENTION_RAW', duration, 'off', "how long samples are kept (90d, 12h, ...; 'off': for ever)"),
   retention1m: row('RETENTION_1M', duration, 'off', 'how long 1-minute rollups are kept; at least RETENTION_RAW'),

@@ -90,9 +90,10 @@ async function main(config: Config, steps: Steps): Promise<void> {
   const sampler = sampled.value
   const db = opened.value
   const samples = sampleStore(db.sql, db.writeSql, db.health)
-  steps.add(
+  const maintenance = steps.add(
     new Maintenance(db.sql, {
       rollupIntervalMs: config.rollupIntervalMs,
+      rollupQueueSamples: config.rollupQueueSamples,
       retention: {
         limits: [config.retentionRaw, config.retention1m, config.retention10m, config.retention1h],
         checkMs: config.retentionCheckSeconds * 1000,
@@ -105,7 +106,10 @@ async function main(config: Config, steps: Steps): Promise<void> {
   )
   const metrics = config.metrics ? new ServerMetrics() : undefined
   const writer = steps.add(
-    new GroupWriter((ids, rows) => samples.write(ids, rows), {
+    new GroupWriter(async (ids, rows) => {
+      await samples.write(ids, rows)
+      maintenance.written(rows.length)
+    }, {
       maxQueued: config.ingestMaxQueued,
       queueWaitMs: config.ingestQueueWaitMs,
       maxBatchRows: config.ingestBatchRows,

@@ -167,6 +167,18 @@ describe('downsampled slices', { skip }, () => {
     await checkAll(fastHttp, 'merged again, rolled up')
   })
 
+  test('ROLLUP_QUEUE_SAMPLES: a pass starts once the server has written that many samples, before its interval', async () => {
+    const http = await use({ ...slow, ROLLUP_QUEUE_SAMPLES: '3' })
+    const queued = async () => (await db<{ n: number }[]>`select count(*)::int4 as n from rollup_queue`)[0].n
+    await sendOne(http, H + 4000, { cpu: 1 })
+    await sendOne(http, H + 4001, { cpu: 2, mem: 5 })
+    // Two of three, and the interval is an hour: both statements are still queued.
+    assert.equal(await queued(), 2)
+    await sendOne(http, H + 4002, { storage: 7 })
+    await rolledUp()
+    await checkAll(http, 'rolled up once three were written')
+  })
+
   test('bad step and agg values are value errors', async () => {
     const http = client(server!.url)
     for (const query of ['step=0', 'step=-60', 'step=1.5', 'step=60s', 'step=', 'step=31536001', 'step=99999999999', 'step=1e3', 'step=60&agg=', 'step=60&agg=mean', 'step=60&agg=avg,', 'step=60&agg=avg,avg', 'step=60&agg=AVG']) {
