@@ -8,7 +8,7 @@ import { logChanging, valueError } from '../errors.js'
 import { wholeNumbers } from './array-literals.js'
 import { planRanges, rowsPerBucket } from './bucket-plan.js'
 import { horizonColumns } from './rollup.js'
-import { combinedStats, detoasted, lookUpLast, metrics, queueKind, queuedStats, sampleStats, statColumns, tiers, widths } from './tiers.js'
+import { combinedStats, detoasted, lookUpLast, metrics, queueKind, queuedKeysOf, queuedStats, sampleStats, statColumns, tiers, widths } from './tiers.js'
 
 export const aggregates = ['avg', 'min', 'max', 'last'] as const
 export type Aggregate = (typeof aggregates)[number]
@@ -69,9 +69,7 @@ const planStatement = `
   w as (select first, greatest($3::int8, first / $2 * $2) as w0 from f),
   win as (select first, w0, least(w0 + $2 * $5, $4) as w1 from w)
   select h.*, win.first, win.w0, win.w1, coalesce((
-      select array_agg(distinct u.k order by u.k) from rollup_queue q cross join lateral (
-        select d.keys[i] as k from (select ${detoasted('q.keys', 'int8')} as keys) d, unnest(array_positions(q.client_ids, $1::int4)) as i
-      ) u
+      select array_agg(distinct u.k order by u.k) from rollup_queue q cross join lateral ${queuedKeysOf('q', '$1::int4')} u
       where q.kind = ${queueKind.changedMinutes} and $1 = any(q.client_ids)
         and u.k >= h.before0 and u.k > win.w0 - ${minute} and u.k < win.w1
     ), '{}') as changed
@@ -104,6 +102,7 @@ function dataStatement(aggs: readonly Aggregate[]): string {
     return last ? `select g.sb, ${lookUpLast('g', '$1')} from (${grouped}) g` : grouped
   }
   return `
+    -- The client's entries of each queue row (queuedKeysOf), its arrays detoasted once for their subscripts.
     with queued as materialized (
       select kind, array_positions(client_ids, $1::int4) as at, ${detoasted('keys', 'int8')} as keys, ${detoasted('stats')} as stats, ${detoasted('cpu')} as cpu, ${detoasted('mem')} as mem, ${detoasted('storage')} as storage
       from rollup_queue where $2 >= ${minute} and $1 = any(client_ids)

@@ -6,7 +6,7 @@
 // counted them.
 import type { Sql } from 'postgres'
 import { horizonColumns, maintenanceLock } from './rollup.js'
-import { detoasted, queueKind, tiers, widths } from './tiers.js'
+import { queueKind, queuedKeysOf, tiers, widths } from './tiers.js'
 
 /** Seconds each level (0: the samples, then each tier) is kept; undefined: for ever. */
 export type RetentionLimits = readonly (number | undefined)[]
@@ -46,10 +46,7 @@ function unitStatement({ level, table, key, align }: Level): string {
         ? `pending as (
       select min(m) as m from (
         select case when q.kind = ${queueKind.newSamples} then u.k / ${widths[1]} * ${widths[1]} else u.k end as m
-        from rollup_queue q cross join lateral (
-          select d.keys[i] as k from (select ${detoasted('q.keys', 'int8')} as keys) d, unnest(array_positions(q.client_ids, $1::int4)) as i
-        ) u
-        where $1 = any(q.client_ids)
+        from rollup_queue q cross join lateral ${queuedKeysOf('q', '$1::int4')} u where $1 = any(q.client_ids)
       ) queued where m >= (select before0 from h)
     ),`
         : ''

@@ -89,6 +89,13 @@ export const addStats = (table: string) =>
  */
 export const detoasted = (array: string, type = 'float8') => `${array} || '{}'::${type}[]`
 
+/**
+ * A lateral subquery: the keys (as `k`) that rollup queue row `q` holds for `client`. A client's entries are
+ * found by array_positions: unnesting a row's whole arrays made a read cost something for every sample queued.
+ */
+export const queuedKeysOf = (q: string, client: string) =>
+  `(select d.keys[i] as k from (select ${detoasted(`${q}.keys`, 'int8')} as keys) d, unnest(array_positions(${q}.client_ids, ${client})) as i)`
+
 /** statColumns read from a detoasted stats array, the bucket being element `i` (1-based) of its keys. */
 export const queuedStats = (stats: string, i: string) =>
   statColumns
