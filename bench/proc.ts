@@ -13,7 +13,10 @@ function statusBytes(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   return Number(kb) * 1024
 }
 
-/** Fields after the command name, which is in parentheses and may hold spaces: ppid is 4, utime and stime 14 and 15. */
+/**
+ * Fields after the command name, which is in parentheses and may hold spaces: ppid is 4, utime and stime 14 and
+ * 15, cutime and cstime (those of its children that ended and were waited for) 16 and 17.
+ */
 const statFields = (pid: number | string) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -25,7 +28,11 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
 }
 
-/** CPU seconds of a process, and of its descendants (the server's embedded PostgreSQL and its backends). */
+/**
+ * CPU seconds of a process, and of its descendants (the server's embedded PostgreSQL and its backends), those
+ * that ended included: an autovacuum worker's work is in its postmaster's cutime once it has exited, and a
+ * sum of the live processes alone lost it, or lost what a worker had done before a phase began.
+ */
 export interface TreeCpu {
   own: number
   descendants: number
@@ -33,20 +40,21 @@ export interface TreeCpu {
 
 export function treeCpu(pid: number): TreeCpu {
   const children = new Map<number, number[]>()
-  const seconds = new Map<number, number>()
+  const seconds = new Map<number, { own: number; ended: number }>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
       const fields = statFields(entry)
       const parent = Number(fields[1])
       children.set(parent, [...(children.get(parent) ?? []), Number(entry)])
-      seconds.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / ticksPerSecond)
+      seconds.set(Number(entry), { own: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond, ended: (Number(fields[13]) + Number(fields[14])) / ticksPerSecond })
     } catch {
       // gone meanwhile
     }
   }
-  const below = (p: number): number => (children.get(p) ?? []).reduce((sum, c) => sum + (seconds.get(c) ?? 0) + below(c), 0)
-  return { own: seconds.get(pid) ?? 0, descendants: below(pid) }
+  const all = (p: number) => (seconds.get(p)?.own ?? 0) + (seconds.get(p)?.ended ?? 0)
+  const below = (p: number): number => (children.get(p) ?? []).reduce((sum, c) => sum + all(c) + below(c), 0)
+  return { own: seconds.get(pid)?.own ?? 0, descendants: below(pid) }
 }
 
 export const peakRss = (pid: number) => statusBytes(pid, 'VmHWM')
