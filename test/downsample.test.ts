@@ -97,10 +97,11 @@ describe('downsampled slices', { skip }, () => {
   test('before any rollup pass: batches, single samples, missing metrics, bucket edges', async () => {
     const http = await use(slow)
     assert.equal((await http.post('/client', json({ username, pass: 'pw' }))).status, 200)
-    // Ten dense minutes (queued as minute statistics), storage on every fifth second, mem missing on every seventh.
+    // Ten dense minutes (queued as minute statistics), mem missing on every seventh second, storage on every fifth
+    // of the first five minutes only: the last five have none at all.
     const dense = Array.from({ length: 600 }, (_, i) => {
       const t = H + i
-      return { t, v: { cpu: (t % 97) / 4, mem: t % 7 === 0 ? null : (t % 1000) + 0.1, storage: t % 5 === 0 ? t % 13 : null } }
+      return { t, v: { cpu: (t % 97) / 4, mem: t % 7 === 0 ? null : (t % 1000) + 0.1, storage: t % 5 === 0 && i < 300 ? t % 13 : null } }
     })
     for (let i = 0; i < dense.length; i += 200) await send(http, dense.slice(i, i + 200))
     // A sparse batch (queued as samples), one a minute.

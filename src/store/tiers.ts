@@ -96,14 +96,23 @@ export const detoasted = (array: string, type = 'float8') => `${array} || '{}'::
 export const queuedKeysOf = (q: string, client: string) =>
   `(select d.keys[i] as k from (select ${detoasted(`${q}.keys`, 'int8')} as keys) d, unnest(array_positions(${q}.client_ids, ${client})) as i)`
 
-/** statColumns read from a detoasted stats array, the bucket being element `i` (1-based) of its keys. */
-export const queuedStats = (stats: string, i: string) =>
-  statColumns
+/**
+ * statColumns read from a detoasted stats array, the bucket being element `i` (1-based) of its keys. A metric no
+ * sample carried is queued with 0 for its min, max and latest (newSamplesEntry), read back as NULL: an array
+ * holding a NULL finds each element by walking its null bitmap from the start, so a statement's thousands of
+ * minutes cost a pass seconds.
+ */
+export const queuedStats = (stats: string, i: string) => {
+  const at = (j: number) => `${stats}[(${i} - 1) * ${statsPerBucket} + ${j + 1}]`
+  return statColumns
     .map((c, j) => {
-      const value = `${stats}[(${i} - 1) * ${statsPerBucket} + ${j + 1}]`
-      return c === 'n' || c.endsWith('_n') ? `${value}::int4 as ${c}` : c.endsWith('_last_t') ? `${value}::int8 as ${c}` : `${value} as ${c}`
+      if (c === 'n' || c.endsWith('_n')) return `${at(j)}::int4 as ${c}`
+      if (c.endsWith('_sum')) return `${at(j)} as ${c}`
+      const count = at(statColumns.indexOf(`${metrics.find((m) => c.startsWith(`${m}_`))}_n`))
+      return `case when ${count} = 0 then null else ${at(j)} end${c.endsWith('_last_t') ? '::int8' : ''} as ${c}`
     })
     .join(', ')
+}
 
 export const queueKind = { newSamples: 0, minuteStats: 1, changedMinutes: 2 } as const
 
@@ -154,7 +163,7 @@ export function newSamplesEntry(clientIds: number[], samples: Sample[]): QueueEn
         last = v
         lastT = samples[i].t
       }
-      stats += `,${n},${element(sum)},${n ? element(min) : 'NULL'},${n ? element(max) : 'NULL'},${element(last)},${element(lastT)}`
+      stats += n ? `,${n},${element(sum)},${element(min)},${element(max)},${element(last)},${lastT}` : ',0,0,0,0,0,0'
     }
   }
   return { kind: queueKind.minuteStats, clientIds: `{${ids}}`, keys: `{${keys}}`, stats: `{${stats}}` }
