@@ -104,12 +104,20 @@ function dataStatement(aggs: readonly Aggregate[]): string {
   return `
     -- The client's entries of each queue row (queuedKeysOf), its arrays detoasted once for their subscripts.
     with queued as materialized (
-      select kind, array_positions(client_ids, $1::int4) as at, ${detoasted('keys', 'int8')} as keys, ${detoasted('stats')} as stats, ${detoasted('cpu')} as cpu, ${detoasted('mem')} as mem, ${detoasted('storage')} as storage
+      select kind, array_positions(client_ids, $1::int4) as at, ${detoasted('client_ids', 'int4')} as client_ids, ${detoasted('keys', 'int8')} as keys,
+        ${detoasted('stats')} as stats, ${detoasted('cpu')} as cpu, ${detoasted('mem')} as mem, ${detoasted('storage')} as storage
       from rollup_queue where $2 >= ${minute} and $1 = any(client_ids)
     ),
+    -- The samples' values may be NULL, and an array holding a NULL finds each subscript by walking from its start:
+    -- the client's run of a statement's rows (sorted by client) is sliced out once and unnested.
     new_samples as (
-      select q.keys[i] as t, q.cpu[i] as cpu, q.mem[i] as mem, q.storage[i] as storage from queued q cross join lateral unnest(q.at) as i
-      where q.kind = ${queueKind.newSamples}
+      select u.t, u.cpu, u.mem, u.storage from (
+        select unnest(q.client_ids[r.lo:r.hi]) as c, unnest(q.keys[r.lo:r.hi]) as t,
+          unnest(q.cpu[r.lo:r.hi]) as cpu, unnest(q.mem[r.lo:r.hi]) as mem, unnest(q.storage[r.lo:r.hi]) as storage
+        from queued q cross join lateral (select q.at[1] as lo, q.at[cardinality(q.at)] as hi) r
+        where q.kind = ${queueKind.newSamples}
+      ) u
+      where u.c = $1
     ),
     minute_stats as (
       select q.keys[i] as k, ${queuedStats('q.stats', 'i')}
