@@ -112,6 +112,11 @@ try {
       console.log(`# server under test: ${label}`)
       const env: NodeJS.ProcessEnv = {
         ...process.env,
+        // tsx's synchronous transforms go through a worker of esbuild's that the loading thread waits for in
+        // Atomics.wait with no end: now and then a server from source (or a test file) never got past its
+        // imports, printing nothing (one CI run ended at its 5400 s, another found a server silent for 90 s).
+        // "0" is esbuild's own setting for a process of its own per transform instead.
+        ESBUILD_WORKER_THREADS: '0',
         TEST_DATABASE_URL: db.url,
         TEST_TARGET: target,
         TEST_BUNDLE_DIR: target === 'source' ? '' : target === 'chroot' ? bundleInChroot() : bundleDir(),
